@@ -1,0 +1,10 @@
+//! s3-auth-proxy: AWS Signature Version 4 authentication in front of a storage backend that has
+//! none. The verification core (`sigv4`, `body`) is pure and I/O-free; `proxy` is the thin
+//! Pingora shell around it.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod body;
+pub mod credentials;
+pub mod error;
+pub mod sigv4;
