@@ -5,6 +5,8 @@
 #![warn(missing_docs)]
 
 pub mod body;
+pub mod config;
 pub mod credentials;
 pub mod error;
 pub mod sigv4;
+pub mod target;

@@ -1,0 +1,582 @@
+//! `proxy.toml`: parsed in two stages, raw as written (serde, unknown keys refused) and then
+//! validated into a [`Config`] whose values are ready to use. Validation collects every problem
+//! so that `check-config` can name them all at once.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::sigv4::AuthSettings;
+
+/// Default largest allowed difference between a request's date and the proxy's clock (S3's).
+pub const DEFAULT_CLOCK_SKEW: Duration = Duration::from_secs(15 * 60);
+/// Longest validity SigV4 allows for a presigned URL (7 days).
+pub const MAX_PRESIGN_EXPIRY: Duration = Duration::from_secs(604_800);
+/// Default `server.shutdown_grace`: below Kubernetes' default 30 s termination grace period.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(25);
+/// Default `auth.secrets_poll_interval`: how often the secrets file is re-read.
+pub const DEFAULT_SECRETS_POLL_INTERVAL: Duration = Duration::from_secs(2);
+/// Default `limits.max_chunk_size` (used by aws-chunked uploads).
+pub const DEFAULT_MAX_CHUNK_SIZE: u64 = 16 * 1024 * 1024;
+
+// ---------------------------------------------------------------------------------------------
+// Stage 1: the file as written.
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    server: RawServer,
+    upstream: RawUpstream,
+    auth: RawAuth,
+    #[serde(default)]
+    limits: RawLimits,
+    #[serde(default)]
+    log: RawLog,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawServer {
+    listen: Option<String>,
+    tls_listen: Option<String>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    metrics_listen: Option<String>,
+    threads: Option<usize>,
+    shutdown_grace: Option<DurationValue>,
+    read_timeout: Option<DurationValue>,
+    write_timeout: Option<DurationValue>,
+    keepalive_timeout: Option<DurationValue>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawUpstream {
+    address: String,
+    kind: UpstreamKind,
+    connect_timeout: Option<DurationValue>,
+    read_timeout: Option<DurationValue>,
+    write_timeout: Option<DurationValue>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAuth {
+    secrets_file: PathBuf,
+    region: OneOrMany,
+    clock_skew: Option<DurationValue>,
+    max_presign_expiry: Option<DurationValue>,
+    #[serde(default)]
+    boto2_presign_compat: bool,
+    #[serde(default)]
+    virtual_host_suffixes: Vec<String>,
+    identity_header: Option<String>,
+    signature_diagnostics: Option<bool>,
+    secrets_poll_interval: Option<DurationValue>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    max_chunk_size: Option<SizeValue>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLog {
+    level: Option<String>,
+    format: Option<LogFormat>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+/// `"15m"`, `"25s"`, `"7d"`, `"500ms"` or a plain number of seconds.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum DurationValue {
+    Seconds(u64),
+    Text(String),
+}
+
+/// `"16MiB"`, `"64KiB"`, `"1GiB"` or a plain number of bytes.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum SizeValue {
+    Bytes(u64),
+    Text(String),
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stage 2: validated.
+
+/// What the backend is, which decides how its answers are presented to S3 clients.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UpstreamKind {
+    /// An S3-compatible server without authentication: its answers pass through unchanged.
+    S3,
+    /// A plain HTTP/WebDAV store (nginx): the proxy makes its answers look like S3's.
+    Http,
+}
+
+/// Access log format (`log.format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `[server]`.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Plain HTTP listener.
+    pub listen: Option<SocketAddr>,
+    /// HTTPS listener with its PEM certificate chain and key.
+    pub tls: Option<TlsConfig>,
+    /// Health (and later metrics) listener.
+    pub metrics_listen: Option<SocketAddr>,
+    /// Worker threads of the proxy service.
+    pub threads: usize,
+    /// How long requests in flight may take to finish after SIGTERM.
+    pub shutdown_grace: Duration,
+    /// Longest wait for the client to send the next bytes of a request.
+    pub read_timeout: Duration,
+    /// Longest wait for the client to take the next bytes of a response.
+    pub write_timeout: Duration,
+    /// How long an idle client connection is kept open.
+    pub keepalive_timeout: Duration,
+}
+
+/// HTTPS listener settings.
+#[derive(Debug, Clone)]
+pub struct TlsConfig {
+    /// Where to listen.
+    pub listen: SocketAddr,
+    /// PEM certificate chain.
+    pub cert: PathBuf,
+    /// PEM private key.
+    pub key: PathBuf,
+}
+
+/// `[upstream]`.
+#[derive(Debug, Clone)]
+pub struct UpstreamConfig {
+    /// `host:port` of the backend (a name is resolved per connection, as in compose networks).
+    pub address: String,
+    /// How to present its answers.
+    pub kind: UpstreamKind,
+    /// TCP connect timeout.
+    pub connect_timeout: Duration,
+    /// Longest wait for the backend to send.
+    pub read_timeout: Duration,
+    /// Longest wait for the backend to take our bytes.
+    pub write_timeout: Duration,
+}
+
+/// `[auth]`, beyond what [`AuthSettings`] holds.
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    /// The settings of the pure verifier.
+    pub settings: AuthSettings,
+    /// The secrets file, resolved against the config file's folder.
+    pub secrets_file: PathBuf,
+    /// Host suffixes of virtual-hosted-style requests (`bucket.<suffix>`), lower-case.
+    pub virtual_host_suffixes: Vec<String>,
+    /// Header that carries the verified access key to the backend (lower-case).
+    pub identity_header: String,
+    /// Whether `SignatureDoesNotMatch` errors carry `StringToSign` and `CanonicalRequest`.
+    pub signature_diagnostics: bool,
+    /// How often the secrets file is re-read.
+    pub secrets_poll_interval: Duration,
+}
+
+/// `[limits]`: every resource limit, named.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest aws-chunked chunk buffered for verification (`limits.max_chunk_size`).
+    pub max_chunk_size: u64,
+}
+
+/// `[log]`.
+#[derive(Debug, Clone)]
+pub struct LogConfig {
+    /// A `tracing` filter such as `info` or `s3_auth_proxy=debug`; `RUST_LOG` overrides it.
+    pub level: String,
+    /// Text or JSON lines.
+    pub format: LogFormat,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it came from.
+    pub path: PathBuf,
+    /// `[server]`.
+    pub server: ServerConfig,
+    /// `[upstream]`.
+    pub upstream: UpstreamConfig,
+    /// `[auth]`.
+    pub auth: AuthConfig,
+    /// `[limits]`.
+    pub limits: Limits,
+    /// `[log]`.
+    pub log: LogConfig,
+}
+
+/// Everything wrong with a config file, each problem naming the key and value.
+#[derive(Debug)]
+pub struct ConfigErrors {
+    /// The config file.
+    pub path: PathBuf,
+    /// One line per problem.
+    pub problems: Vec<String>,
+}
+
+impl std::fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {} problem(s)", self.path.display(), self.problems.len())?;
+        for p in &self.problems {
+            write!(f, "\n  - {p}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+impl Config {
+    /// Read and validate a config file. Does not read the secrets file (see
+    /// [`crate::credentials`]), but checks that it and the TLS files exist.
+    pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+        let fail = |problems: Vec<String>| ConfigErrors { path: path.to_path_buf(), problems };
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| fail(vec![format!("cannot read the file: {e}")]))?;
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Config::from_toml(&text, path, &base).map_err(fail)
+    }
+
+    /// Validate config text; relative paths resolve against `base`.
+    pub fn from_toml(text: &str, path: &Path, base: &Path) -> Result<Config, Vec<String>> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| vec![e.to_string()])?;
+        let mut problems = Vec::new();
+        let mut p = |msg: String| problems.push(msg);
+
+        // [server]
+        let s = raw.server;
+        let listen = parse_addr("server.listen", s.listen.as_deref(), &mut p);
+        let metrics_listen = parse_addr("server.metrics_listen", s.metrics_listen.as_deref(), &mut p);
+        let tls = match (&s.tls_listen, &s.tls_cert, &s.tls_key) {
+            (None, None, None) => None,
+            (Some(addr), Some(cert), Some(key)) => {
+                let listen = parse_addr("server.tls_listen", Some(addr), &mut p);
+                let cert = resolve(base, cert);
+                let key = resolve(base, key);
+                check_pem("server.tls_cert", &cert, "CERTIFICATE", &mut p);
+                check_pem("server.tls_key", &key, "PRIVATE KEY", &mut p);
+                listen.map(|listen| TlsConfig { listen, cert, key })
+            }
+            _ => {
+                p("server.tls_listen, server.tls_cert and server.tls_key go together: set all three or none".into());
+                None
+            }
+        };
+        if listen.is_none() && tls.is_none() && s.listen.is_none() && s.tls_listen.is_none() {
+            p("server: set `listen` (plain HTTP) or `tls_listen` (HTTPS), or both".into());
+        }
+        let threads = s.threads.unwrap_or(2);
+        if threads == 0 || threads > 256 {
+            p(format!("server.threads = {threads}: must be between 1 and 256"));
+        }
+        let server = ServerConfig {
+            listen,
+            tls,
+            metrics_listen,
+            threads,
+            shutdown_grace: duration("server.shutdown_grace", s.shutdown_grace, DEFAULT_SHUTDOWN_GRACE, &mut p),
+            read_timeout: duration("server.read_timeout", s.read_timeout, Duration::from_secs(60), &mut p),
+            write_timeout: duration("server.write_timeout", s.write_timeout, Duration::from_secs(60), &mut p),
+            keepalive_timeout: duration("server.keepalive_timeout", s.keepalive_timeout, Duration::from_secs(60), &mut p),
+        };
+
+        // [upstream]
+        let u = raw.upstream;
+        if !valid_host_port(&u.address) {
+            p(format!("upstream.address = {:?}: expected host:port, e.g. \"127.0.0.1:8081\"", u.address));
+        }
+        let upstream = UpstreamConfig {
+            address: u.address,
+            kind: u.kind,
+            connect_timeout: duration("upstream.connect_timeout", u.connect_timeout, Duration::from_secs(5), &mut p),
+            read_timeout: duration("upstream.read_timeout", u.read_timeout, Duration::from_secs(60), &mut p),
+            write_timeout: duration("upstream.write_timeout", u.write_timeout, Duration::from_secs(60), &mut p),
+        };
+
+        // [auth]
+        let a = raw.auth;
+        let regions = match a.region {
+            OneOrMany::One(r) => vec![r],
+            OneOrMany::Many(rs) => rs,
+        };
+        if regions.is_empty() || regions.iter().any(|r| r.is_empty() || r.contains('/')) {
+            p(format!("auth.region = {regions:?}: give one region name or a non-empty list of them"));
+        }
+        let clock_skew = duration("auth.clock_skew", a.clock_skew, DEFAULT_CLOCK_SKEW, &mut p);
+        let max_presign_expiry =
+            duration("auth.max_presign_expiry", a.max_presign_expiry, MAX_PRESIGN_EXPIRY, &mut p);
+        if max_presign_expiry > MAX_PRESIGN_EXPIRY || max_presign_expiry.is_zero() {
+            p(format!(
+                "auth.max_presign_expiry = {}s: must be between 1s and 7d (SigV4's limit)",
+                max_presign_expiry.as_secs()
+            ));
+        }
+        let secrets_file = resolve(base, &a.secrets_file);
+        if !secrets_file.is_file() {
+            p(format!("auth.secrets_file = {}: no such file", secrets_file.display()));
+        }
+        let identity_header = a.identity_header.unwrap_or_else(|| "x-forwarded-user".into()).to_ascii_lowercase();
+        if http::header::HeaderName::from_bytes(identity_header.as_bytes()).is_err() {
+            p(format!("auth.identity_header = {identity_header:?}: not a valid header name"));
+        }
+        let mut virtual_host_suffixes = Vec::new();
+        for suffix in a.virtual_host_suffixes {
+            let s = suffix.trim_start_matches('.').to_ascii_lowercase();
+            if s.is_empty() || s.contains(':') || s.contains('/') {
+                p(format!("auth.virtual_host_suffixes: {suffix:?} is not a host name (no port, no scheme)"));
+            } else {
+                virtual_host_suffixes.push(s);
+            }
+        }
+        let auth = AuthConfig {
+            settings: AuthSettings {
+                regions,
+                clock_skew,
+                max_presign_expiry,
+                boto2_presign_compat: a.boto2_presign_compat,
+            },
+            secrets_file,
+            virtual_host_suffixes,
+            identity_header,
+            signature_diagnostics: a.signature_diagnostics.unwrap_or(true),
+            secrets_poll_interval: duration(
+                "auth.secrets_poll_interval",
+                a.secrets_poll_interval,
+                DEFAULT_SECRETS_POLL_INTERVAL,
+                &mut p,
+            ),
+        };
+
+        // [limits]
+        let max_chunk_size = match raw.limits.max_chunk_size {
+            None => DEFAULT_MAX_CHUNK_SIZE,
+            Some(v) => parse_size(&v).unwrap_or_else(|e| {
+                p(format!("limits.max_chunk_size: {e}"));
+                DEFAULT_MAX_CHUNK_SIZE
+            }),
+        };
+        let limits = Limits { max_chunk_size };
+
+        // [log]
+        let log = LogConfig {
+            level: raw.log.level.unwrap_or_else(|| "info".into()),
+            format: raw.log.format.unwrap_or(LogFormat::Text),
+        };
+        if tracing_subscriber::EnvFilter::try_new(&log.level).is_err() {
+            p(format!("log.level = {:?}: not a valid filter (e.g. \"info\", \"debug\")", log.level));
+        }
+
+        if problems.is_empty() {
+            Ok(Config { path: path.to_path_buf(), server, upstream, auth, limits, log })
+        } else {
+            Err(problems)
+        }
+    }
+}
+
+fn resolve(base: &Path, p: &Path) -> PathBuf {
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        base.join(p)
+    }
+}
+
+fn parse_addr(key: &str, value: Option<&str>, p: &mut impl FnMut(String)) -> Option<SocketAddr> {
+    let value = value?;
+    match value.parse() {
+        Ok(addr) => Some(addr),
+        Err(_) => {
+            p(format!("{key} = {value:?}: expected ip:port, e.g. \"127.0.0.1:8080\" or \"[::]:8080\""));
+            None
+        }
+    }
+}
+
+fn valid_host_port(address: &str) -> bool {
+    match address.rsplit_once(':') {
+        Some((host, port)) => !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p != 0),
+        None => false,
+    }
+}
+
+fn check_pem(key: &str, path: &Path, label: &str, p: &mut impl FnMut(String)) {
+    match std::fs::read_to_string(path) {
+        Ok(text) if text.contains(&format!("-----BEGIN ")) && text.contains(label) => {}
+        Ok(_) => p(format!("{key} = {}: not a PEM file with a {label} block", path.display())),
+        Err(e) => p(format!("{key} = {}: {e}", path.display())),
+    }
+}
+
+fn duration(key: &str, value: Option<DurationValue>, default: Duration, p: &mut impl FnMut(String)) -> Duration {
+    match value {
+        None => default,
+        Some(DurationValue::Seconds(s)) => Duration::from_secs(s),
+        Some(DurationValue::Text(t)) => parse_duration(&t).unwrap_or_else(|e| {
+            p(format!("{key} = {t:?}: {e}"));
+            default
+        }),
+    }
+}
+
+/// `"500ms"`, `"25s"`, `"15m"`, `"1h"`, `"7d"`, or digits (seconds).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let n: u64 = digits.parse().map_err(|_| "expected a number with a unit such as 30s, 15m, 1h, 7d".to_string())?;
+    let secs = |mul: u64| n.checked_mul(mul).map(Duration::from_secs).ok_or_else(|| "too large".to_string());
+    match unit.trim() {
+        "ms" => Ok(Duration::from_millis(n)),
+        "" | "s" => secs(1),
+        "m" => secs(60),
+        "h" => secs(3600),
+        "d" => secs(86_400),
+        other => Err(format!("unknown unit {other:?} (use ms, s, m, h or d)")),
+    }
+}
+
+fn parse_size(v: &SizeValue) -> Result<u64, String> {
+    match v {
+        SizeValue::Bytes(n) => Ok(*n),
+        SizeValue::Text(t) => parse_size_text(t),
+    }
+}
+
+/// `"16MiB"`, `"64KiB"`, `"1GiB"`, `"100MB"`, or digits (bytes).
+pub fn parse_size_text(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let n: u64 = digits.parse().map_err(|_| format!("{text:?}: expected a size such as 16MiB"))?;
+    let mul: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        "KB" | "kB" => 1_000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        other => return Err(format!("{text:?}: unknown unit {other:?} (use B, KiB, MiB, GiB, KB, MB, GB)")),
+    };
+    n.checked_mul(mul).ok_or_else(|| format!("{text:?}: too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn base_dir_with_secrets() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("secrets.toml"), "").unwrap();
+        dir
+    }
+
+    const MINIMAL: &str = r#"
+[server]
+listen = "127.0.0.1:8080"
+[upstream]
+address = "127.0.0.1:8081"
+kind = "http"
+[auth]
+secrets_file = "secrets.toml"
+region = "us-east-1"
+"#;
+
+    #[test]
+    fn minimal_config_gets_documented_defaults() {
+        let dir = base_dir_with_secrets();
+        let c = Config::from_toml(MINIMAL, Path::new("proxy.toml"), dir.path()).unwrap();
+        assert_eq!(c.auth.settings.clock_skew, Duration::from_secs(900));
+        assert_eq!(c.auth.settings.max_presign_expiry, Duration::from_secs(604_800));
+        assert!(!c.auth.settings.boto2_presign_compat);
+        assert_eq!(c.auth.identity_header, "x-forwarded-user");
+        assert_eq!(c.auth.secrets_file, dir.path().join("secrets.toml"));
+        assert_eq!(c.server.shutdown_grace, Duration::from_secs(25));
+        assert_eq!(c.limits.max_chunk_size, 16 * 1024 * 1024);
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let dir = base_dir_with_secrets();
+        let text = MINIMAL.replace("[auth]", "[auth]\nclock_skw = \"5m\"");
+        let errs = Config::from_toml(&text, Path::new("proxy.toml"), dir.path()).unwrap_err();
+        assert!(errs[0].contains("clock_skw"), "{errs:?}");
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = MINIMAL
+            .replace("127.0.0.1:8080", "nowhere")
+            .replace("region = \"us-east-1\"", "region = []\nclock_skew = \"5 parsecs\"");
+        let errs = Config::from_toml(&text, Path::new("proxy.toml"), dir.path()).unwrap_err();
+        let all = errs.join("\n");
+        for needle in ["server.listen", "auth.region", "auth.clock_skew", "auth.secrets_file"] {
+            assert!(all.contains(needle), "{needle} missing from {all}");
+        }
+    }
+
+    #[test]
+    fn presign_expiry_cannot_exceed_sigv4_limit() {
+        let dir = base_dir_with_secrets();
+        let text = MINIMAL.replace("[auth]", "[auth]\nmax_presign_expiry = \"8d\"");
+        let errs = Config::from_toml(&text, Path::new("proxy.toml"), dir.path()).unwrap_err();
+        assert!(errs[0].contains("max_presign_expiry"));
+    }
+
+    #[test]
+    fn durations_and_sizes_parse_with_units() {
+        assert_eq!(parse_duration("15m").unwrap(), Duration::from_secs(900));
+        assert_eq!(parse_duration("7d").unwrap(), Duration::from_secs(604_800));
+        assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse_duration("30").unwrap(), Duration::from_secs(30));
+        assert!(parse_duration("5 parsecs").is_err());
+        assert_eq!(parse_size_text("16MiB").unwrap(), 16 << 20);
+        assert!(parse_size_text("16 furlongs").is_err());
+    }
+
+    #[test]
+    fn region_may_be_a_list() {
+        let dir = base_dir_with_secrets();
+        let text = MINIMAL.replace("region = \"us-east-1\"", "region = [\"us-east-1\", \"eu-west-1\"]");
+        let c = Config::from_toml(&text, Path::new("proxy.toml"), dir.path()).unwrap();
+        assert_eq!(c.auth.settings.regions, vec!["us-east-1", "eu-west-1"]);
+    }
+
+    #[test]
+    fn tls_needs_all_three_keys() {
+        let dir = base_dir_with_secrets();
+        let text = MINIMAL.replace("[server]", "[server]\ntls_listen = \"127.0.0.1:8443\"");
+        let errs = Config::from_toml(&text, Path::new("proxy.toml"), dir.path()).unwrap_err();
+        assert!(errs.join(" ").contains("go together"));
+    }
+}
