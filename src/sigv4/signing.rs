@@ -1,8 +1,17 @@
 //! String to sign, signing-key derivation and HMAC (SigV4 "Calculate the signature").
+//!
+//! The three steps after the canonical request, each a pure function so the vector tests can
+//! compare them one at a time: [`string_to_sign`], [`derive_signing_key`], [`signature_hex`].
+//! [`signatures_match`] is the only place a client's signature is compared, in constant time.
 
 use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 use zeroize::Zeroize;
+
+/// The only algorithm this module signs with, as it appears in the `Authorization` header, the
+/// `X-Amz-Algorithm` parameter and the first line of the string to sign.
+pub const ALGORITHM: &str = "AWS4-HMAC-SHA256";
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -49,4 +58,80 @@ pub fn derive_signing_key(secret: &str, date: &str, region: &str, service: &str)
     let k_region = hmac_sha256(&k_date, region.as_bytes());
     let k_service = hmac_sha256(&k_region, service.as_bytes());
     SigningKey(hmac_sha256(&k_service, b"aws4_request"))
+}
+
+/// The SigV4 string to sign:
+///
+/// ```text
+/// AWS4-HMAC-SHA256\n
+/// <request date, YYYYMMDDTHHMMSSZ>\n
+/// <credential scope, YYYYMMDD/region/service/aws4_request>\n
+/// <lower-case hex SHA-256 of the canonical request>
+/// ```
+pub fn string_to_sign(amz_date: &str, scope: &str, canonical_request: &str) -> String {
+    let hashed_request = hex::encode(Sha256::digest(canonical_request.as_bytes()));
+    format!("{ALGORITHM}\n{amz_date}\n{scope}\n{hashed_request}")
+}
+
+/// `hex(HMAC(kSigning, string_to_sign))`, lower-case as clients send it.
+pub fn signature_hex(key: &SigningKey, string_to_sign: &str) -> String {
+    hex::encode(hmac_sha256(key.as_bytes(), string_to_sign.as_bytes()))
+}
+
+/// Whether the signature we computed equals the one the client sent. Constant time in the
+/// content, so a client cannot learn a valid signature byte by byte from response timings; the
+/// length is not secret (every valid signature is 64 hex digits).
+pub fn signatures_match(computed_hex: &str, provided_hex: &str) -> bool {
+    computed_hex
+        .as_bytes()
+        .ct_eq(provided_hex.as_bytes())
+        .into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // The worked example of the SigV4 documentation ("Examples of how to derive a signing key"):
+    // secret, date, region and service below give this kSigning.
+    #[test]
+    fn derives_the_documented_signing_key() {
+        let key = derive_signing_key(
+            "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+            "20120215",
+            "us-east-1",
+            "iam",
+        );
+        assert_eq!(
+            hex::encode(key.as_bytes()),
+            "f4780e2d9f65fa895f9c67b32ce1baf0b0d8a43505a000a1a9e090d414db404d"
+        );
+    }
+
+    #[test]
+    fn string_to_sign_has_four_lines_ending_with_the_request_hash() {
+        let sts = string_to_sign("20130524T000000Z", "20130524/us-east-1/s3/aws4_request", "");
+        assert_eq!(
+            sts,
+            "AWS4-HMAC-SHA256\n20130524T000000Z\n20130524/us-east-1/s3/aws4_request\n\
+             e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+    }
+
+    #[test]
+    fn signatures_match_only_when_identical() {
+        let a = "f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41";
+        let mut b = a.to_string();
+        assert!(signatures_match(a, &b));
+        b.replace_range(63..64, "0");
+        assert!(!signatures_match(a, &b));
+        assert!(!signatures_match(a, &a[..63]));
+        assert!(!signatures_match(a, ""));
+    }
+
+    #[test]
+    fn debug_of_a_signing_key_hides_the_bytes() {
+        let key = SigningKey::from_bytes([0xab; 32]);
+        assert_eq!(format!("{key:?}"), "SigningKey(<redacted>)");
+    }
 }
