@@ -1,1 +1,500 @@
-//! TODO
+//! Request dates, the credential and its scope.
+//!
+//! SigV4 binds a signature to a moment twice: the request date (`x-amz-date`, `Date` or
+//! `X-Amz-Date`) is a line of the string to sign, and the credential scope names the day whose
+//! signing key was used. This module parses both and checks them against each other, against the
+//! clock and against the configuration.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time};
+
+use super::{AuthKind, AuthSettings, CredentialScope};
+use crate::error::{S3Error, S3ErrorCode};
+
+/// The last component of every credential scope.
+pub const SCOPE_TERMINATOR: &str = "aws4_request";
+
+/// The only service a credential scope may name here.
+pub const SERVICE: &str = "s3";
+
+/// The header that carries the request date in ISO 8601 basic format.
+pub const AMZ_DATE_HEADER: &str = "x-amz-date";
+
+/// A request date: when the client says it signed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestDate {
+    /// Seconds since the Unix epoch (UTC).
+    unix_seconds: i64,
+    /// `YYYYMMDDTHHMMSSZ`, the form the string to sign and the scope use.
+    amz: String,
+}
+
+impl RequestDate {
+    /// Parse the ISO 8601 basic form `YYYYMMDDTHHMMSSZ` (`x-amz-date`, `X-Amz-Date`). Exactly
+    /// that: 16 characters, digits where digits belong, a real calendar date and time, `Z`.
+    /// `None` when it is not; the caller knows which error S3 gives for its field.
+    pub fn parse_amz(value: &str) -> Option<RequestDate> {
+        let bytes = value.as_bytes();
+        if bytes.len() != 16 || bytes[8] != b'T' || bytes[15] != b'Z' {
+            return None;
+        }
+        let digits = |range: std::ops::Range<usize>| -> Option<u32> {
+            let part = &bytes[range];
+            if !part.iter().all(u8::is_ascii_digit) {
+                return None;
+            }
+            // All ASCII digits, at most 4 of them: cannot overflow u32.
+            Some(part.iter().fold(0u32, |n, d| n * 10 + u32::from(d - b'0')))
+        };
+        let year = i32::try_from(digits(0..4)?).ok()?;
+        let month = Month::try_from(u8::try_from(digits(4..6)?).ok()?).ok()?;
+        let day = u8::try_from(digits(6..8)?).ok()?;
+        let hour = u8::try_from(digits(9..11)?).ok()?;
+        let minute = u8::try_from(digits(11..13)?).ok()?;
+        let second = u8::try_from(digits(13..15)?).ok()?;
+        let date = Date::from_calendar_date(year, month, day).ok()?;
+        let time = Time::from_hms(hour, minute, second).ok()?;
+        let at = PrimitiveDateTime::new(date, time).assume_utc();
+        Some(RequestDate {
+            unix_seconds: at.unix_timestamp(),
+            amz: value.to_owned(),
+        })
+    }
+
+    /// Parse an HTTP `Date` header (RFC 1123, or the obsolete forms `httpdate` also reads) and
+    /// express it as `YYYYMMDDTHHMMSSZ`, which is what the client put in its string to sign.
+    pub fn parse_http_date(value: &str) -> Option<RequestDate> {
+        let at = httpdate::parse_http_date(value).ok()?;
+        let seconds = i64::try_from(at.duration_since(UNIX_EPOCH).ok()?.as_secs()).ok()?;
+        let at = OffsetDateTime::from_unix_timestamp(seconds).ok()?;
+        let amz = format!(
+            "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
+            at.year(),
+            u8::from(at.month()),
+            at.day(),
+            at.hour(),
+            at.minute(),
+            at.second()
+        );
+        Some(RequestDate {
+            unix_seconds: seconds,
+            amz,
+        })
+    }
+
+    /// `YYYYMMDDTHHMMSSZ`.
+    pub fn as_amz(&self) -> &str {
+        &self.amz
+    }
+
+    /// `YYYYMMDD`: what the credential scope's date must equal.
+    pub fn day(&self) -> &str {
+        // Both constructors produce 16 ASCII characters, so the first 8 are a char boundary.
+        &self.amz[..8]
+    }
+
+    /// Seconds since the Unix epoch.
+    pub fn unix_seconds(&self) -> i64 {
+        self.unix_seconds
+    }
+}
+
+/// The date of a header-authenticated request: `x-amz-date` when present (then it must be
+/// valid; no fallback, or a client could slip a second date past the one it signed), otherwise
+/// `Date`. S3 answers `AccessDenied` when neither gives a valid date.
+pub fn header_request_date(headers: &http::HeaderMap) -> Result<RequestDate, S3Error> {
+    let invalid = || {
+        S3Error::new(
+            S3ErrorCode::AccessDenied,
+            "AWS authentication requires a valid Date or x-amz-date header",
+        )
+    };
+    let (name, parse): (&str, fn(&str) -> Option<RequestDate>) =
+        if headers.contains_key(AMZ_DATE_HEADER) {
+            (AMZ_DATE_HEADER, RequestDate::parse_amz)
+        } else {
+            (http::header::DATE.as_str(), RequestDate::parse_http_date)
+        };
+    let mut values = headers.get_all(name).iter();
+    let value = values.next().ok_or_else(invalid)?;
+    if values.next().is_some() {
+        // Two dates: which one was signed is anyone's guess.
+        return Err(invalid());
+    }
+    let value = value.to_str().map_err(|_| invalid())?;
+    parse(value).ok_or_else(invalid)
+}
+
+/// Seconds since the Unix epoch of `now`, negative before it (never panics).
+pub fn unix_seconds_of(now: SystemTime) -> i128 {
+    match now.duration_since(UNIX_EPOCH) {
+        Ok(after) => i128::from(after.as_secs()),
+        Err(before) => -i128::from(before.duration().as_secs()),
+    }
+}
+
+/// Header auth: the request date must be within `clock_skew` of `now`, either way, so a captured
+/// request cannot be replayed later than that (S3 allows 15 minutes).
+pub fn check_skew(
+    date: &RequestDate,
+    now: SystemTime,
+    clock_skew: Duration,
+) -> Result<(), S3Error> {
+    let difference = (i128::from(date.unix_seconds()) - unix_seconds_of(now)).abs();
+    if difference > i128::from(clock_skew.as_secs()) {
+        return Err(S3Error::new(
+            S3ErrorCode::RequestTimeTooSkewed,
+            "The difference between the request time and the current time is too large.",
+        ));
+    }
+    Ok(())
+}
+
+/// The parsed `Credential` (header) or `X-Amz-Credential` (query):
+/// `<access key>/<YYYYMMDD>/<region>/<service>/aws4_request`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credential {
+    /// The access key id.
+    pub access_key: String,
+    /// Date, region and service.
+    pub scope: CredentialScope,
+}
+
+impl Credential {
+    /// Parse the five `/`-separated parts. Only the shape is checked here (a non-empty access
+    /// key, an 8-digit date, non-empty region and service, the `aws4_request` terminator);
+    /// [`check_scope`] decides whether the scope is acceptable.
+    pub fn parse(value: &str, kind: AuthKind) -> Result<Credential, S3Error> {
+        let malformed = || {
+            kind.malformed(
+                "Credential",
+                "the Credential is mal-formed; expecting \
+                 \"<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request\".",
+            )
+        };
+        let mut parts = value.split('/');
+        let (Some(access_key), Some(date), Some(region), Some(service), Some(terminator), None) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
+            return Err(malformed());
+        };
+        let date_ok = date.len() == 8 && date.bytes().all(|b| b.is_ascii_digit());
+        if access_key.is_empty()
+            || !date_ok
+            || region.is_empty()
+            || service.is_empty()
+            || terminator != SCOPE_TERMINATOR
+        {
+            return Err(malformed());
+        }
+        Ok(Credential {
+            access_key: access_key.to_owned(),
+            scope: CredentialScope {
+                date: date.to_owned(),
+                region: region.to_owned(),
+                service: service.to_owned(),
+            },
+        })
+    }
+}
+
+/// The scope must name the day of the request date, a configured region and `s3`. Messages
+/// follow the ones S3 gives, so a client's error output points at the wrong part.
+pub fn check_scope(
+    scope: &CredentialScope,
+    date: &RequestDate,
+    settings: &AuthSettings,
+    kind: AuthKind,
+) -> Result<(), S3Error> {
+    if scope.date != date.day() {
+        return Err(kind.malformed(
+            "Credential",
+            format!(
+                "Invalid credential date \"{}\". This date is not the same as the request date \
+                 \"{}\".",
+                scope.date,
+                date.day()
+            ),
+        ));
+    }
+    if !settings.regions.iter().any(|r| *r == scope.region) {
+        let expecting = settings
+            .regions
+            .iter()
+            .map(|r| format!("'{r}'"))
+            .collect::<Vec<_>>()
+            .join(" or ");
+        return Err(kind.malformed(
+            "Credential",
+            format!(
+                "the region '{}' is wrong; expecting {expecting}",
+                scope.region
+            ),
+        ));
+    }
+    if scope.service != SERVICE {
+        return Err(kind.malformed(
+            "Credential",
+            format!(
+                "incorrect service '{}'. This endpoint belongs to '{SERVICE}'.",
+                scope.service
+            ),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::{HeaderMap, HeaderValue};
+
+    fn settings() -> AuthSettings {
+        AuthSettings {
+            regions: vec!["us-east-1".into()],
+            clock_skew: Duration::from_secs(900),
+            max_presign_expiry: Duration::from_secs(604_800),
+            boto2_presign_compat: false,
+        }
+    }
+
+    fn at(unix: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(unix)
+    }
+
+    // 2013-05-24T00:00:00Z, the date of the S3 documentation examples.
+    const DOC_DATE_UNIX: u64 = 1_369_353_600;
+
+    #[test]
+    fn parses_the_amz_form() {
+        let d = RequestDate::parse_amz("20130524T000000Z").unwrap();
+        assert_eq!(d.unix_seconds(), DOC_DATE_UNIX as i64);
+        assert_eq!(d.as_amz(), "20130524T000000Z");
+        assert_eq!(d.day(), "20130524");
+        let leap = RequestDate::parse_amz("20240229T235959Z").unwrap();
+        assert_eq!(leap.unix_seconds(), 1_709_251_199);
+    }
+
+    #[test]
+    fn refuses_anything_but_the_exact_amz_form() {
+        for bad in [
+            "",
+            "20130524",
+            "20130524T000000",
+            "20130524T000000z",
+            "20130524t000000Z",
+            "2013-05-24T00:00:00Z",
+            "20130524T000000Z ",
+            "+0130524T000000Z",
+            "20131324T000000Z",
+            "20130532T000000Z",
+            "20130229T000000Z",
+            "20130524T240000Z",
+            "20130524T006000Z",
+            "20130524T000060Z",
+            "2013052٤T000000Z",
+        ] {
+            assert!(RequestDate::parse_amz(bad).is_none(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn http_date_is_expressed_in_amz_form() {
+        let d = RequestDate::parse_http_date("Fri, 24 May 2013 00:00:00 GMT").unwrap();
+        assert_eq!(d.as_amz(), "20130524T000000Z");
+        assert_eq!(d.unix_seconds(), DOC_DATE_UNIX as i64);
+        assert!(RequestDate::parse_http_date("Fri, 24 May 2013 00:00:00").is_none());
+        assert!(RequestDate::parse_http_date("20130524T000000Z").is_none());
+    }
+
+    #[test]
+    fn x_amz_date_wins_over_date_and_is_not_fallen_back_from() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "date",
+            HeaderValue::from_static("Sat, 25 May 2013 00:00:00 GMT"),
+        );
+        headers.insert("x-amz-date", HeaderValue::from_static("20130524T000000Z"));
+        assert_eq!(
+            header_request_date(&headers).unwrap().as_amz(),
+            "20130524T000000Z"
+        );
+
+        headers.insert("x-amz-date", HeaderValue::from_static("garbage"));
+        let err = header_request_date(&headers).unwrap_err();
+        assert_eq!(err.code, S3ErrorCode::AccessDenied);
+
+        headers.remove("x-amz-date");
+        assert_eq!(
+            header_request_date(&headers).unwrap().as_amz(),
+            "20130525T000000Z"
+        );
+    }
+
+    #[test]
+    fn no_date_or_two_dates_is_access_denied() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(
+            header_request_date(&headers).unwrap_err().code,
+            S3ErrorCode::AccessDenied
+        );
+        headers.append("x-amz-date", HeaderValue::from_static("20130524T000000Z"));
+        headers.append("x-amz-date", HeaderValue::from_static("20130524T000000Z"));
+        assert_eq!(
+            header_request_date(&headers).unwrap_err().code,
+            S3ErrorCode::AccessDenied
+        );
+    }
+
+    #[test]
+    fn skew_is_allowed_up_to_the_limit_both_ways() {
+        let d = RequestDate::parse_amz("20130524T000000Z").unwrap();
+        let skew = Duration::from_secs(900);
+        assert!(check_skew(&d, at(DOC_DATE_UNIX + 900), skew).is_ok());
+        assert!(check_skew(&d, at(DOC_DATE_UNIX - 900), skew).is_ok());
+        for now in [DOC_DATE_UNIX + 901, DOC_DATE_UNIX - 901] {
+            let err = check_skew(&d, at(now), skew).unwrap_err();
+            assert_eq!(err.code, S3ErrorCode::RequestTimeTooSkewed);
+            assert_eq!(err.code.http_status(), 403);
+        }
+        // A clock before the epoch is just far away, not a panic.
+        let before_epoch = UNIX_EPOCH - Duration::from_secs(1);
+        assert!(check_skew(&d, before_epoch, skew).is_err());
+    }
+
+    #[test]
+    fn credential_has_five_parts() {
+        let c =
+            Credential::parse("AK/20130524/us-east-1/s3/aws4_request", AuthKind::Header).unwrap();
+        assert_eq!(c.access_key, "AK");
+        assert_eq!(
+            c.scope.to_scope_string(),
+            "20130524/us-east-1/s3/aws4_request"
+        );
+        for bad in [
+            "",
+            "AK",
+            "AK/20130524/us-east-1/s3",
+            "AK/20130524/us-east-1/s3/aws4_request/",
+            "AK/20130524/us-east-1/s3/aws4_request/x",
+            "/20130524/us-east-1/s3/aws4_request",
+            "AK/2013052/us-east-1/s3/aws4_request",
+            "AK/2013052x/us-east-1/s3/aws4_request",
+            "AK/20130524//s3/aws4_request",
+            "AK/20130524/us-east-1//aws4_request",
+            "AK/20130524/us-east-1/s3/aws4_requests",
+            "AK/20130524/us-east-1/s3/AWS4_REQUEST",
+        ] {
+            let err = Credential::parse(bad, AuthKind::Header).unwrap_err();
+            assert_eq!(
+                err.code,
+                S3ErrorCode::AuthorizationHeaderMalformed,
+                "{bad:?}"
+            );
+            assert!(
+                err.message.contains("Credential is mal-formed"),
+                "{}",
+                err.message
+            );
+            let err = Credential::parse(bad, AuthKind::Presigned).unwrap_err();
+            assert_eq!(err.code, S3ErrorCode::AuthorizationQueryParametersError);
+            assert!(err.message.contains("X-Amz-Credential"), "{}", err.message);
+        }
+    }
+
+    fn scope(date: &str, region: &str, service: &str) -> CredentialScope {
+        CredentialScope {
+            date: date.into(),
+            region: region.into(),
+            service: service.into(),
+        }
+    }
+
+    #[test]
+    fn scope_must_match_date_region_and_service() {
+        let d = RequestDate::parse_amz("20130524T235959Z").unwrap();
+        let s = settings();
+        assert!(check_scope(
+            &scope("20130524", "us-east-1", "s3"),
+            &d,
+            &s,
+            AuthKind::Header
+        )
+        .is_ok());
+
+        let err = check_scope(
+            &scope("20130525", "us-east-1", "s3"),
+            &d,
+            &s,
+            AuthKind::Header,
+        )
+        .unwrap_err();
+        assert_eq!(err.code, S3ErrorCode::AuthorizationHeaderMalformed);
+        assert!(err.message.contains("20130525"));
+
+        let err = check_scope(
+            &scope("20130524", "eu-west-1", "s3"),
+            &d,
+            &s,
+            AuthKind::Header,
+        )
+        .unwrap_err();
+        assert_eq!(err.code, S3ErrorCode::AuthorizationHeaderMalformed);
+        assert!(
+            err.message
+                .contains("the region 'eu-west-1' is wrong; expecting 'us-east-1'"),
+            "{}",
+            err.message
+        );
+
+        let err = check_scope(
+            &scope("20130524", "us-east-1", "iam"),
+            &d,
+            &s,
+            AuthKind::Presigned,
+        )
+        .unwrap_err();
+        assert_eq!(err.code, S3ErrorCode::AuthorizationQueryParametersError);
+        assert!(
+            err.message.contains("incorrect service 'iam'"),
+            "{}",
+            err.message
+        );
+    }
+
+    #[test]
+    fn several_regions_are_all_named() {
+        let d = RequestDate::parse_amz("20130524T000000Z").unwrap();
+        let mut s = settings();
+        s.regions.push("garage".into());
+        assert!(check_scope(&scope("20130524", "garage", "s3"), &d, &s, AuthKind::Header).is_ok());
+        let err = check_scope(&scope("20130524", "x", "s3"), &d, &s, AuthKind::Header).unwrap_err();
+        assert!(
+            err.message.contains("expecting 'us-east-1' or 'garage'"),
+            "{}",
+            err.message
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn date_parsers_never_panic(value in ".*") {
+            let _ = RequestDate::parse_amz(&value);
+            let _ = RequestDate::parse_http_date(&value);
+            let _ = Credential::parse(&value, AuthKind::Header);
+        }
+
+        #[test]
+        fn amz_parse_never_panics_on_near_misses(value in "[0-9TZ]{16}") {
+            if let Some(d) = RequestDate::parse_amz(&value) {
+                proptest::prop_assert_eq!(d.as_amz(), value.as_str());
+            }
+        }
+    }
+}
