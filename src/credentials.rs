@@ -116,9 +116,10 @@ impl ScopePattern {
     /// at worst, without recursion.
     pub fn matches(&self, resource: &str) -> bool {
         let pattern = &self.pattern;
-        let mut p = 0; // index into pattern
-        let mut t = 0; // byte index into resource
-                       // (pattern index after the latest `*`, resource index where its match ends)
+        // Index into the pattern, and byte index into the resource (always a char boundary).
+        let mut p = 0;
+        let mut t = 0;
+        // (pattern index after the latest `*`, resource index where that star's match ends)
         let mut backtrack: Option<(usize, usize)> = None;
         loop {
             let next = resource[t..].chars().next();
