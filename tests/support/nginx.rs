@@ -246,15 +246,17 @@ impl Drop for Nginx {
     }
 }
 
-/// Asks a child to stop with SIGTERM (the `kill` command: no libc here), waits up to `grace`,
-/// then SIGKILLs it.
+/// Asks a child to stop with SIGTERM, waits up to `grace`, then SIGKILLs it.
+///
+/// SIGTERM goes through `sh`'s `kill` builtin: std can only SIGKILL, libc is not a dependency,
+/// and minimal Debian images have no `/bin/kill` (procps).
 pub(crate) fn stop(child: &mut Child, grace: Duration) {
     if let Ok(Some(_)) = child.try_wait() {
         return;
     }
-    let _ = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
+    let _ = Command::new("sh")
+        .arg("-c")
+        .arg(format!("kill -TERM {}", child.id()))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status();

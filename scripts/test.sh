@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# The one command that runs every test (and what CI runs, through .ci/run).
+#
+#   scripts/test.sh                      # cargo test --all-targets
+#   scripts/test.sh --test attacks       # any other cargo test arguments instead
+#
+# First makes sure the tests' real parts are present, installing what is missing when run as root
+# on Debian/Ubuntu: cmake and a C compiler (to build pingora/aws-lc), nginx-core (the WebDAV
+# backend of the integration tests), python3 with venv; then a virtualenv at .venv-test with boto3,
+# requests and pytest (for tests/boto3.rs). Idempotent: when everything is there it only checks.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf 'test.sh: %s\n' "$*" >&2; }
+
+is_root() { [ "$(id -u)" = 0 ]; }
+have_apt() { command -v apt-get >/dev/null 2>&1; }
+
+# --- system packages --------------------------------------------------------------------------
+missing=()
+command -v cmake >/dev/null 2>&1 || missing+=(cmake)
+command -v cc >/dev/null 2>&1 || missing+=(build-essential)
+[ -x /usr/sbin/nginx ] || missing+=(nginx-core)
+command -v python3 >/dev/null 2>&1 || missing+=(python3)
+[ -f /etc/ssl/certs/ca-certificates.crt ] || missing+=(ca-certificates)
+# Debian's python3 creates venvs only with python3-venv (ensurepip); only needed if the venv is absent.
+if [ ! -x .venv-test/bin/python ] && command -v python3 >/dev/null 2>&1 \
+    && ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
+    missing+=(python3-venv)
+fi
+if [ ! -x .venv-test/bin/python ] && ! command -v python3 >/dev/null 2>&1; then
+    missing+=(python3-venv)
+fi
+
+if [ ${#missing[@]} -gt 0 ]; then
+    if is_root && have_apt; then
+        log "installing ${missing[*]}"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -qq
+        apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    else
+        log "missing: ${missing[*]}"
+        log "install them (Debian/Ubuntu: apt-get install ${missing[*]}) or run this script as root"
+        exit 1
+    fi
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+    log "cargo is missing: install a Rust toolchain (https://rustup.rs)"
+    exit 1
+fi
+
+# --- Python for the boto3 tests -----------------------------------------------------------------
+venv_ok() { [ -x .venv-test/bin/python ] && .venv-test/bin/python -c 'import boto3, requests' >/dev/null 2>&1; }
+if ! venv_ok; then
+    log "creating .venv-test with boto3, requests, pytest"
+    rm -rf .venv-test
+    python3 -m venv .venv-test
+    .venv-test/bin/python -m pip install --quiet --upgrade pip >/dev/null
+    .venv-test/bin/python -m pip install --quiet boto3 requests pytest
+fi
+venv_ok || { log ".venv-test cannot import boto3 and requests"; exit 1; }
+PYTHON="$PWD/.venv-test/bin/python"
+export PYTHON
+
+# --- the tests ----------------------------------------------------------------------------------
+if [ $# -gt 0 ]; then
+    cargo test "$@"
+else
+    cargo test --all-targets
+fi
