@@ -8,5 +8,7 @@ pub mod body;
 pub mod config;
 pub mod credentials;
 pub mod error;
+pub mod proxy;
+pub mod server;
 pub mod sigv4;
 pub mod target;

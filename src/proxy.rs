@@ -1,0 +1,426 @@
+//! The Pingora shell: each hook hands the request to the pure parts (`sigv4`, `body`, `target`)
+//! and acts on their answer. Nothing clever happens here; see `../shared/PINGORA-NOTES.md` for why
+//! the body path is shaped as it is.
+//!
+//! Request path: `request_filter` (verify the head, check scopes, decide the body verifier,
+//! answer errors itself) → `upstream_peer` → `upstream_request_filter` (path-style target, strip
+//! auth, identity header, reset body state per attempt) → `request_body_filter` (stream through
+//! the verifier, holding back the tail) → response filters (S3-shaped answers for `kind = "http"`)
+//! → `logging`.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use async_trait::async_trait;
+use bytes::{Bytes, BytesMut};
+use http::header::{self, HeaderValue};
+use pingora::http::ResponseHeader;
+use pingora::prelude::*;
+use pingora::proxy::{FailToProxy, ProxyHttp, Session};
+use pingora::upstreams::peer::HttpPeer;
+
+use crate::body::payload::{PayloadExpectations, PayloadVerifier};
+use crate::body::BodyVerifier;
+use crate::config::{Config, UpstreamKind};
+use crate::credentials::{Action, CredentialStore};
+use crate::error::{S3Error, S3ErrorCode};
+use crate::sigv4::{self, Authorized, PayloadMode, RequestParts};
+use crate::target::Target;
+
+/// The proxy service.
+pub struct AuthProxy {
+    config: Arc<Config>,
+    credentials: Arc<CredentialStore>,
+}
+
+impl AuthProxy {
+    /// A proxy with its configuration and credential store.
+    pub fn new(config: Arc<Config>, credentials: Arc<CredentialStore>) -> Self {
+        AuthProxy { config, credentials }
+    }
+}
+
+/// Per-request state shared by the hooks.
+pub struct RequestCtx {
+    request_id: String,
+    started: Instant,
+    /// Set once the head verified.
+    authorized: Option<Authorized>,
+    target: Option<Target>,
+    /// The streaming body check, if the request has a body.
+    verifier: Option<PayloadVerifier>,
+    /// An error found in a body hook, to be written by `fail_to_proxy`.
+    body_error: Option<S3Error>,
+    /// The error answered, for the access log.
+    answered_error: Option<S3ErrorCode>,
+    /// ETag to return for a PUT to a plain HTTP backend (hex MD5 of the payload).
+    put_md5: Option<String>,
+    /// `kind = "http"`: replace the backend's error body by this S3 XML document.
+    replacement_body: Option<Bytes>,
+}
+
+static REQUEST_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A request id unique within this process and unlikely to repeat across restarts.
+fn new_request_id() -> String {
+    let n = REQUEST_COUNTER.fetch_add(1, Ordering::Relaxed);
+    let t = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    format!("{:016X}", t.rotate_left(17) ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+}
+
+impl AuthProxy {
+    /// Everything `request_filter` decides; an `Err` is answered to the client as S3 XML.
+    async fn admit(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<(), S3Error> {
+        // Whether any body bytes will follow the head (Content-Length > 0, chunked, or h2 DATA).
+        let body_follows = !session.is_body_empty();
+        let req = session.req_header();
+        let raw = std::str::from_utf8(req.raw_path())
+            .map_err(|_| S3Error::new(S3ErrorCode::InvalidArgument, "The request target is not valid UTF-8."))?;
+        let (raw_path, raw_query) = raw.split_once('?').unwrap_or((raw, ""));
+
+        // On HTTP/2 the signed `host` is `:authority`.
+        let mut h2_headers = None;
+        if !req.headers.contains_key(header::HOST) {
+            if let Some(authority) = req.uri.authority() {
+                let mut h = req.headers.clone();
+                if let Ok(v) = HeaderValue::from_str(authority.as_str()) {
+                    h.insert(header::HOST, v);
+                }
+                h2_headers = Some(h);
+            }
+        }
+        let headers = h2_headers.as_ref().unwrap_or(&req.headers);
+        let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let target = Target::resolve(raw_path, raw_query, host, &self.config.auth.virtual_host_suffixes);
+
+        let parts = RequestParts { method: req.method.as_str(), raw_path, raw_query, headers };
+        let authorized =
+            sigv4::verify(&parts, self.credentials.as_ref(), &self.config.auth.settings, SystemTime::now())?;
+
+        let action = Action::for_method(req.method.as_str()).ok_or_else(|| {
+            S3Error::new(S3ErrorCode::MethodNotAllowed, format!("The method {} is not allowed.", req.method))
+        })?;
+        if !self.credentials.is_allowed(&authorized.access_key, action, &target.bucket, &target.key) {
+            return Err(S3Error::new(S3ErrorCode::AccessDenied, "Access Denied"));
+        }
+
+        let sha256 = match authorized.payload {
+            PayloadMode::Unsigned => None,
+            PayloadMode::Sha256(d) => Some(d),
+            PayloadMode::StreamingEcdsa => {
+                return Err(S3Error::new(
+                    S3ErrorCode::NotImplemented,
+                    "SigV4A (ECDSA) streaming uploads are not supported.",
+                ))
+            }
+            PayloadMode::StreamingSigned
+            | PayloadMode::StreamingSignedTrailer
+            | PayloadMode::StreamingUnsignedTrailer => {
+                return Err(S3Error::new(
+                    S3ErrorCode::NotImplemented,
+                    "aws-chunked streaming uploads (STREAMING-* x-amz-content-sha256) are not supported yet.",
+                ))
+            }
+        };
+
+        if self.config.upstream.kind == UpstreamKind::Http {
+            // A plain HTTP store has objects only: no listing, buckets, multipart or sub-resources.
+            if target.bucket.is_empty() || target.key.is_empty() {
+                return Err(S3Error::new(
+                    S3ErrorCode::NotImplemented,
+                    "This backend stores objects only: bucket-level requests are not supported.",
+                ));
+            }
+            if !matches!(req.method.as_str(), "GET" | "HEAD" | "PUT" | "DELETE") {
+                return Err(S3Error::new(
+                    S3ErrorCode::NotImplemented,
+                    format!("{} on objects is not supported by this backend.", req.method),
+                ));
+            }
+        }
+
+        let is_put = req.method == http::Method::PUT;
+        if is_put && !req.headers.contains_key(header::CONTENT_LENGTH) {
+            return Err(S3Error::new(S3ErrorCode::MissingContentLength, "You must provide the Content-Length HTTP header."));
+        }
+        let mut expectations = PayloadExpectations::from_headers(&req.headers, sha256)?;
+        expectations.compute_md5 = is_put && self.config.upstream.kind == UpstreamKind::Http;
+        let mut verifier = PayloadVerifier::new(expectations);
+        if body_follows {
+            ctx.verifier = Some(verifier);
+        } else {
+            // No body will stream: every check runs now, before the backend hears of it.
+            verifier.finish()?;
+            ctx.put_md5 = verifier.md5_hex();
+        }
+        ctx.authorized = Some(authorized);
+        ctx.target = Some(target);
+        Ok(())
+    }
+
+    async fn write_error(&self, session: &mut Session, ctx: &mut RequestCtx, err: &S3Error) -> Result<()> {
+        ctx.answered_error = Some(err.code);
+        let resource = session.req_header().uri.path().to_string();
+        let xml = err.to_xml(&resource, &ctx.request_id, self.config.auth.signature_diagnostics);
+        let is_head = session.req_header().method == http::Method::HEAD;
+        let mut resp = ResponseHeader::build(err.code.http_status(), Some(4))?;
+        resp.insert_header(header::CONTENT_TYPE, "application/xml")?;
+        resp.insert_header(header::CONTENT_LENGTH, xml.len().to_string())?;
+        resp.insert_header("x-amz-request-id", ctx.request_id.as_str())?;
+        session.set_keepalive(None);
+        session.write_response_header(Box::new(resp), is_head).await?;
+        if !is_head {
+            session.write_response_body(Some(Bytes::from(xml)), true).await?;
+        }
+        Ok(())
+    }
+}
+
+fn bad_request_error(e: S3Error, ctx: &mut RequestCtx) -> Box<Error> {
+    let code = e.code;
+    ctx.body_error = Some(e);
+    Error::explain(ErrorType::HTTPStatus(code.http_status()), "request body failed verification")
+}
+
+#[async_trait]
+impl ProxyHttp for AuthProxy {
+    type CTX = RequestCtx;
+
+    fn new_ctx(&self) -> RequestCtx {
+        RequestCtx {
+            request_id: new_request_id(),
+            started: Instant::now(),
+            authorized: None,
+            target: None,
+            verifier: None,
+            body_error: None,
+            answered_error: None,
+            put_md5: None,
+            replacement_body: None,
+        }
+    }
+
+    async fn early_request_filter(&self, session: &mut Session, _ctx: &mut RequestCtx) -> Result<()> {
+        session.set_read_timeout(Some(self.config.server.read_timeout));
+        session.set_write_timeout(Some(self.config.server.write_timeout));
+        Ok(())
+    }
+
+    async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
+        match self.admit(session, ctx).await {
+            Ok(()) => {
+                let expects_continue = session
+                    .req_header()
+                    .headers
+                    .get(header::EXPECT)
+                    .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+                if expects_continue {
+                    // Only now that the head is verified may the client start sending the body.
+                    session.write_continue_response().await?;
+                }
+                Ok(false)
+            }
+            Err(err) => {
+                self.write_error(session, ctx, &err).await?;
+                Ok(true)
+            }
+        }
+    }
+
+    async fn upstream_peer(&self, _session: &mut Session, _ctx: &mut RequestCtx) -> Result<Box<HttpPeer>> {
+        let up = &self.config.upstream;
+        let addr = tokio::net::lookup_host(up.address.as_str())
+            .await
+            .ok()
+            .and_then(|mut addrs| addrs.next())
+            .ok_or_else(|| {
+                Error::explain(ErrorType::ConnectNoRoute, format!("cannot resolve upstream {}", up.address))
+            })?;
+        let mut peer = HttpPeer::new(addr, false, String::new());
+        peer.options.connection_timeout = Some(up.connect_timeout);
+        peer.options.read_timeout = Some(up.read_timeout);
+        peer.options.write_timeout = Some(up.write_timeout);
+        Ok(Box::new(peer))
+    }
+
+    async fn upstream_request_filter(
+        &self,
+        _session: &mut Session,
+        upstream: &mut RequestHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        // Runs once per attempt: a retry replays the body from the start, so the verifier must too.
+        if let Some(v) = ctx.verifier.as_mut() {
+            v.reset();
+        }
+        let (Some(target), Some(auth)) = (&ctx.target, &ctx.authorized) else {
+            return Error::e_explain(ErrorType::InternalError, "request reached upstream unverified");
+        };
+        upstream.set_raw_path(target.upstream_target.as_bytes())?;
+        upstream.remove_header(&header::AUTHORIZATION);
+        upstream.remove_header(&header::EXPECT);
+        upstream.insert_header(header::HOST, self.config.upstream.address.as_str())?;
+        upstream.insert_header(self.config.auth.identity_header.clone(), auth.access_key.as_str())?;
+        Ok(())
+    }
+
+    async fn request_body_filter(
+        &self,
+        _session: &mut Session,
+        body: &mut Option<Bytes>,
+        end_of_stream: bool,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        let Some(verifier) = ctx.verifier.as_mut() else {
+            return Ok(());
+        };
+        let input = body.take().unwrap_or_default();
+        let released = match verifier.feed(input) {
+            Ok(b) => b,
+            Err(e) => return Err(bad_request_error(e, ctx)),
+        };
+        if !end_of_stream {
+            // Always hand back Some(..): None before the end would end the upstream body.
+            *body = Some(released);
+            return Ok(());
+        }
+        let tail = match verifier.finish() {
+            Ok(b) => b,
+            Err(e) => return Err(bad_request_error(e, ctx)),
+        };
+        ctx.put_md5 = verifier.md5_hex();
+        *body = Some(if released.is_empty() {
+            tail
+        } else if tail.is_empty() {
+            released
+        } else {
+            let mut joined = BytesMut::with_capacity(released.len() + tail.len());
+            joined.extend_from_slice(&released);
+            joined.extend_from_slice(&tail);
+            joined.freeze()
+        });
+        Ok(())
+    }
+
+    async fn upstream_response_filter(
+        &self,
+        session: &mut Session,
+        resp: &mut ResponseHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        if self.config.upstream.kind != UpstreamKind::Http {
+            return Ok(());
+        }
+        let method = session.req_header().method.clone();
+        let status = resp.status.as_u16();
+        if method == http::Method::PUT && (status == 201 || status == 204 || status == 200) {
+            // S3 answers a PUT with 200 and the payload's MD5 as ETag; s3cmd and minio check it.
+            resp.set_status(200)?;
+            if let Some(md5) = &ctx.put_md5 {
+                resp.insert_header(header::ETAG, format!("\"{md5}\""))?;
+            }
+            resp.insert_header(header::CONTENT_LENGTH, "0")?;
+            resp.remove_header(&header::LOCATION);
+        } else if method == http::Method::DELETE && status == 404 {
+            // S3 deletes a missing key successfully.
+            resp.set_status(204)?;
+            resp.insert_header(header::CONTENT_LENGTH, "0")?;
+            ctx.replacement_body = Some(Bytes::new());
+        } else if status >= 400 {
+            let code = S3ErrorCode::from_backend_status(status);
+            let message = match code {
+                S3ErrorCode::NoSuchKey => "The specified key does not exist.".to_string(),
+                _ => format!("The backend answered {status}."),
+            };
+            let err = S3Error::new(code, message);
+            ctx.answered_error = Some(code);
+            let resource = session.req_header().uri.path().to_string();
+            let xml = Bytes::from(err.to_xml(&resource, &ctx.request_id, false));
+            resp.set_status(code.http_status())?;
+            resp.insert_header(header::CONTENT_TYPE, "application/xml")?;
+            resp.remove_header(&header::TRANSFER_ENCODING);
+            if method == http::Method::HEAD {
+                resp.remove_header(&header::CONTENT_LENGTH);
+                ctx.replacement_body = Some(Bytes::new());
+            } else {
+                resp.insert_header(header::CONTENT_LENGTH, xml.len().to_string())?;
+                ctx.replacement_body = Some(xml);
+            }
+        }
+        Ok(())
+    }
+
+    async fn response_filter(&self, _session: &mut Session, resp: &mut ResponseHeader, ctx: &mut RequestCtx) -> Result<()> {
+        resp.insert_header("x-amz-request-id", ctx.request_id.as_str())?;
+        Ok(())
+    }
+
+    fn response_body_filter(
+        &self,
+        _session: &mut Session,
+        body: &mut Option<Bytes>,
+        end_of_stream: bool,
+        ctx: &mut RequestCtx,
+    ) -> Result<Option<std::time::Duration>> {
+        if let Some(replacement) = &ctx.replacement_body {
+            *body = if end_of_stream { Some(replacement.clone()) } else { None };
+        }
+        Ok(None)
+    }
+
+    async fn fail_to_proxy(&self, session: &mut Session, e: &Error, ctx: &mut RequestCtx) -> FailToProxy {
+        let err = ctx.body_error.take().unwrap_or_else(|| match e.esource() {
+            ErrorSource::Upstream => {
+                S3Error::new(S3ErrorCode::BadGateway, "The storage backend could not be reached or failed.")
+            }
+            ErrorSource::Downstream => {
+                S3Error::new(S3ErrorCode::IncompleteBody, "The request body could not be read completely.")
+            }
+            _ => S3Error::new(S3ErrorCode::InternalError, "We encountered an internal error. Please try again."),
+        });
+        let mut error_code = err.code.http_status();
+        let downstream_dead = matches!(e.etype(), ErrorType::ReadError | ErrorType::WriteError | ErrorType::ConnectionClosed)
+            && e.esource() == &ErrorSource::Downstream;
+        if downstream_dead {
+            ctx.answered_error = Some(err.code);
+            error_code = 0;
+        } else if session.response_written().is_none() {
+            if let Err(write_err) = self.write_error(session, ctx, &err).await {
+                tracing::debug!("could not write the error response: {write_err}");
+            }
+        }
+        FailToProxy { error_code, can_reuse_downstream: false }
+    }
+
+    async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut RequestCtx) {
+        let status = session.response_written().map(|r| r.status.as_u16()).unwrap_or(0);
+        let (bucket, key) = ctx.target.as_ref().map(|t| (t.bucket.as_str(), t.key.as_str())).unwrap_or(("", ""));
+        let access_key = ctx.authorized.as_ref().map(|a| a.access_key.as_str()).unwrap_or("-");
+        tracing::info!(
+            target: "access",
+            request_id = %ctx.request_id,
+            remote = %session.client_addr().map(|a| a.to_string()).unwrap_or_default(),
+            access_key,
+            method = %session.req_header().method,
+            bucket,
+            key,
+            status,
+            error_code = ctx.answered_error.map(|c| c.as_str()).unwrap_or("-"),
+            bytes_in = session.body_bytes_read(),
+            bytes_out = session.body_bytes_sent(),
+            duration_ms = ctx.started.elapsed().as_millis() as u64,
+            failure = e.map(|e| e.etype().as_str()).unwrap_or("-"),
+            "request"
+        );
+    }
+
+    fn request_summary(&self, session: &Session, _ctx: &RequestCtx) -> String {
+        // Never the query string: presigned URLs carry signatures there.
+        let req = session.req_header();
+        format!("{} {}", req.method, req.uri.path())
+    }
+}
