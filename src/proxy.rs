@@ -383,15 +383,15 @@ impl ProxyHttp for AuthProxy {
             _ => S3Error::new(S3ErrorCode::InternalError, "We encountered an internal error. Please try again."),
         });
         let mut error_code = err.code.http_status();
-        let downstream_dead = matches!(e.etype(), ErrorType::ReadError | ErrorType::WriteError | ErrorType::ConnectionClosed)
-            && e.esource() == &ErrorSource::Downstream;
-        if downstream_dead {
-            ctx.answered_error = Some(err.code);
+        ctx.answered_error = Some(err.code);
+        // A client that closed only its sending side (or sent a short body) can still read why.
+        let downstream_gone =
+            e.esource() == &ErrorSource::Downstream && matches!(e.etype(), ErrorType::WriteError);
+        if downstream_gone || session.response_written().is_some() {
             error_code = 0;
-        } else if session.response_written().is_none() {
-            if let Err(write_err) = self.write_error(session, ctx, &err).await {
-                tracing::debug!("could not write the error response: {write_err}");
-            }
+        } else if let Err(write_err) = self.write_error(session, ctx, &err).await {
+            tracing::debug!("could not write the error response: {write_err}");
+            error_code = 0;
         }
         FailToProxy { error_code, can_reuse_downstream: false }
     }
@@ -416,6 +416,12 @@ impl ProxyHttp for AuthProxy {
             failure = e.map(|e| e.etype().as_str()).unwrap_or("-"),
             "request"
         );
+    }
+
+    fn suppress_error_log(&self, _session: &Session, ctx: &RequestCtx, _error: &Error) -> bool {
+        // Refusals of bad client input are expected traffic, logged once in the access log;
+        // only the proxy's own and the backend's failures are errors.
+        ctx.answered_error.is_some_and(|code| code.http_status() < 500)
     }
 
     fn request_summary(&self, session: &Session, _ctx: &RequestCtx) -> String {
