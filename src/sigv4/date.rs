@@ -223,7 +223,7 @@ pub fn check_scope(
             ),
         ));
     }
-    if !settings.regions.iter().any(|r| *r == scope.region) {
+    if !settings.regions.contains(&scope.region) {
         let expecting = settings
             .regions
             .iter()
