@@ -1507,3 +1507,31 @@ fn presigned_content_sha256_param_is_the_payload_line() {
     );
     assert_refused(verify_doc(&tampered), S3ErrorCode::SignatureDoesNotMatch);
 }
+
+#[test]
+fn presigned_scope_is_checked_like_the_header_scope() {
+    let cred = |c: &str| {
+        let mut req = doc_presigned_request();
+        req.query = with_param(&req.query, "X-Amz-Credential", c);
+        verify_doc(&req)
+    };
+    let e = assert_refused(
+        cred("AKIAIOSFODNN7EXAMPLE%2F20130525%2Fus-east-1%2Fs3%2Faws4_request"),
+        S3ErrorCode::AuthorizationQueryParametersError,
+    );
+    assert!(e.message.contains("20130525"), "{e}");
+    let e = assert_refused(
+        cred("AKIAIOSFODNN7EXAMPLE%2F20130524%2Feu-west-1%2Fs3%2Faws4_request"),
+        S3ErrorCode::AuthorizationQueryParametersError,
+    );
+    assert!(e.message.contains("the region 'eu-west-1' is wrong"), "{e}");
+    let e = assert_refused(
+        cred("AKIAIOSFODNN7EXAMPLE%2F20130524%2Fus-east-1%2Fsts%2Faws4_request"),
+        S3ErrorCode::AuthorizationQueryParametersError,
+    );
+    assert!(e.message.contains("'sts'"), "{e}");
+    assert_refused(
+        cred("AKIAIOSFODNN7EXAMPLF%2F20130524%2Fus-east-1%2Fs3%2Faws4_request"),
+        S3ErrorCode::InvalidAccessKeyId,
+    );
+}
