@@ -300,6 +300,52 @@ fn a_put_without_content_length_is_refused() {
     nginx.assert_nothing_stored();
 }
 
+/// Sends `put` as a client using `Expect: 100-continue` does: the head, then (after the interim
+/// 100) the body; returns the final answer.
+fn send_after_100_continue(proxy: &Proxy, put: &Request) -> support::Response {
+    let mut put = put.clone();
+    put.headers
+        .push(("Expect".to_string(), "100-continue".to_string()));
+    let mut connection = Connection::open(proxy.addr());
+    connection.write(&put.head_bytes()).expect("write head");
+    let (status, _) = connection.read_head().expect("an interim answer");
+    assert_eq!(
+        status, 100,
+        "a correctly signed head should be invited to send its body"
+    );
+    let _ = connection.write(&put.body);
+    connection
+        .read_response("PUT")
+        .unwrap_or_else(|e| panic!("no final answer after 100 Continue and the body: {e}"))
+}
+
+#[test]
+fn a_changed_body_byte_sent_after_100_continue_is_refused() {
+    let (nginx, proxy) = nginx_and_proxy();
+    let mut put = signed_put(&proxy, "/bucket/object", &patterned_bytes(LARGE));
+
+    put.body[LARGE / 2] ^= 0x01;
+    let response = send_after_100_continue(&proxy, &put);
+
+    response.assert_s3_error(400, "XAmzContentSHA256Mismatch");
+    nginx.assert_nothing_stored();
+}
+
+#[test]
+fn a_wrong_content_md5_sent_after_100_continue_is_refused() {
+    let (nginx, proxy) = nginx_and_proxy();
+    let mut put = proxy
+        .request("PUT", "/bucket/object")
+        .header("content-md5", &md5_base64(b"another body"))
+        .body(b"the body".to_vec());
+    Signer::default().sign(&mut put, Payload::Hashed);
+
+    let response = send_after_100_continue(&proxy, &put);
+
+    response.assert_s3_error(400, "BadDigest");
+    nginx.assert_nothing_stored();
+}
+
 // ---------------------------------------------------------------------------------------------
 // The signed head.
 // ---------------------------------------------------------------------------------------------
