@@ -6,7 +6,7 @@
 #
 # First makes sure the tests' real parts are present, installing what is missing when run as root
 # on Debian/Ubuntu: cmake and a C compiler (to build pingora/aws-lc), nginx-core (the WebDAV
-# backend of the integration tests), python3 with venv; then a virtualenv at .venv-test with boto3,
+# backend of the integration tests), curl (a real client, --aws-sigv4 over HTTP/2), python3 with venv; then a virtualenv at .venv-test with boto3,
 # requests and pytest (for tests/boto3.rs). Idempotent: when everything is there it only checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +21,7 @@ missing=()
 command -v cmake >/dev/null 2>&1 || missing+=(cmake)
 command -v cc >/dev/null 2>&1 || missing+=(build-essential)
 [ -x /usr/sbin/nginx ] || missing+=(nginx-core)
+command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
 [ -f /etc/ssl/certs/ca-certificates.crt ] || missing+=(ca-certificates)
 # Debian's python3 creates venvs only with python3-venv (ensurepip); only needed if the venv is absent.

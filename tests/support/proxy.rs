@@ -52,6 +52,8 @@ pub struct ProxyOptions {
     pub tls: bool,
     pub boto2_presign_compat: bool,
     pub virtual_host_suffixes: Vec<String>,
+    /// `[auth] region`: one region is written as a string, several as a list.
+    pub regions: Vec<String>,
     /// `[log] level`.
     pub log_level: String,
     /// Extra lines for the `[auth]` table (keys not written by default only).
@@ -69,6 +71,7 @@ impl Default for ProxyOptions {
             tls: false,
             boto2_presign_compat: false,
             virtual_host_suffixes: Vec::new(),
+            regions: vec!["us-east-1".to_string()],
             log_level: "info".to_string(),
             extra_auth: String::new(),
             extra_server: String::new(),
@@ -94,6 +97,11 @@ impl ProxyOptions {
 
     pub fn with_virtual_host_suffix(mut self, suffix: &str) -> Self {
         self.virtual_host_suffixes.push(suffix.to_string());
+        self
+    }
+
+    pub fn with_regions(mut self, regions: &[&str]) -> Self {
+        self.regions = regions.iter().map(|r| r.to_string()).collect();
         self
     }
 
@@ -356,7 +364,7 @@ write_timeout = "60s"
 
 [auth]
 secrets_file = "secrets.toml"
-region = "us-east-1"
+region = {region}
 clock_skew = "15m"
 boto2_presign_compat = {boto2}
 virtual_host_suffixes = {suffixes}
@@ -371,6 +379,10 @@ format = "text"
         extra_server = options.extra_server,
         boto2 = options.boto2_presign_compat,
         suffixes = toml_array(&options.virtual_host_suffixes),
+        region = match options.regions.as_slice() {
+            [one] => toml_string(one),
+            many => toml_array(many),
+        },
         extra_auth = options.extra_auth,
         level = toml_string(&options.log_level),
     )
