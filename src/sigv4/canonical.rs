@@ -219,41 +219,52 @@ pub fn canonical_headers(
     headers: &http::HeaderMap,
     signed: &SignedHeaders,
 ) -> Result<String, CanonicalHeadersError> {
-    let mut out = String::new();
+    let mut out = String::with_capacity(256);
     for name in signed.iter() {
-        let mut values = Vec::new();
+        out.push_str(name);
+        out.push(':');
+        let line_start = out.len();
+        let mut first_value: Option<(usize, usize)> = None;
         for value in headers.get_all(name) {
             let text = std::str::from_utf8(value.as_bytes())
                 .map_err(|_| CanonicalHeadersError::NotUtf8(name.to_owned()))?;
-            values.push(fold_whitespace(text));
+            match first_value {
+                None => {
+                    fold_whitespace_into(&mut out, text);
+                    first_value = Some((line_start, out.len()));
+                }
+                Some((start, end)) if name == http::header::CONTENT_LENGTH.as_str() => {
+                    let mut folded = String::with_capacity(text.len());
+                    fold_whitespace_into(&mut folded, text);
+                    if folded != out[start..end] {
+                        return Err(CanonicalHeadersError::ConflictingContentLength);
+                    }
+                }
+                Some(_) => {
+                    out.push(',');
+                    fold_whitespace_into(&mut out, text);
+                }
+            }
         }
-        if values.is_empty() {
+        if first_value.is_none() {
             return Err(CanonicalHeadersError::Missing(name.to_owned()));
         }
-        if name == http::header::CONTENT_LENGTH.as_str() && values.len() > 1 {
-            if values.iter().any(|v| *v != values[0]) {
-                return Err(CanonicalHeadersError::ConflictingContentLength);
-            }
-            values.truncate(1);
-        }
-        out.push_str(name);
-        out.push(':');
-        out.push_str(&values.join(","));
         out.push('\n');
     }
     Ok(out)
 }
 
-/// Trim spaces and tabs at both ends and fold inner runs of them into one space.
-fn fold_whitespace(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
+/// Append `value` trimmed of spaces and tabs at both ends, inner runs of them folded into one
+/// space.
+fn fold_whitespace_into(out: &mut String, value: &str) {
+    let mut first = true;
     for word in value.split([' ', '\t']).filter(|w| !w.is_empty()) {
-        if !out.is_empty() {
+        if !first {
             out.push(' ');
         }
         out.push_str(word);
+        first = false;
     }
-    out
 }
 
 /// Assemble the canonical request from its already-canonical parts.

@@ -69,13 +69,33 @@ pub fn derive_signing_key(secret: &str, date: &str, region: &str, service: &str)
 /// <lower-case hex SHA-256 of the canonical request>
 /// ```
 pub fn string_to_sign(amz_date: &str, scope: &str, canonical_request: &str) -> String {
-    let hashed_request = hex::encode(Sha256::digest(canonical_request.as_bytes()));
-    format!("{ALGORITHM}\n{amz_date}\n{scope}\n{hashed_request}")
+    let hashed_request = Sha256::digest(canonical_request.as_bytes());
+    let mut out = String::with_capacity(ALGORITHM.len() + amz_date.len() + scope.len() + 67);
+    out.push_str(ALGORITHM);
+    out.push('\n');
+    out.push_str(amz_date);
+    out.push('\n');
+    out.push_str(scope);
+    out.push('\n');
+    push_lower_hex(&mut out, &hashed_request);
+    out
 }
 
 /// `hex(HMAC(kSigning, string_to_sign))`, lower-case as clients send it.
 pub fn signature_hex(key: &SigningKey, string_to_sign: &str) -> String {
-    hex::encode(hmac_sha256(key.as_bytes(), string_to_sign.as_bytes()))
+    let mut out = String::with_capacity(64);
+    push_lower_hex(&mut out, &hmac_sha256(key.as_bytes(), string_to_sign.as_bytes()));
+    out
+}
+
+/// Append lower-case hex; on the hot path of every request, so without `hex`'s per-char
+/// iterator.
+fn push_lower_hex(out: &mut String, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)] as char);
+        out.push(DIGITS[usize::from(b & 0x0f)] as char);
+    }
 }
 
 /// Whether the signature we computed equals the one the client sent. Constant time in the
