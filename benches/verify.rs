@@ -19,11 +19,16 @@ secret_key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 
 fn doc_example_headers() -> HeaderMap {
     let mut h = HeaderMap::new();
-    h.insert("host", HeaderValue::from_static("examplebucket.s3.amazonaws.com"));
+    h.insert(
+        "host",
+        HeaderValue::from_static("examplebucket.s3.amazonaws.com"),
+    );
     h.insert("range", HeaderValue::from_static("bytes=0-9"));
     h.insert(
         "x-amz-content-sha256",
-        HeaderValue::from_static("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
+        HeaderValue::from_static(
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+        ),
     );
     h.insert("x-amz-date", HeaderValue::from_static("20130524T000000Z"));
     h.insert(
@@ -48,7 +53,12 @@ fn bench_verify(c: &mut Criterion) {
     // 2013-05-24T00:00:00Z, the example's date.
     let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_369_353_600);
     let headers = doc_example_headers();
-    let parts = RequestParts { method: "GET", raw_path: "/test.txt", raw_query: "", headers: &headers };
+    let parts = RequestParts {
+        method: "GET",
+        raw_path: "/test.txt",
+        raw_query: "",
+        headers: &headers,
+    };
     // Warm the signing-key cache, and make sure the benchmark measures a success.
     sigv4::verify(&parts, &store, &settings, now).expect("the S3 documentation example verifies");
 

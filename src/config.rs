@@ -244,7 +244,12 @@ pub struct ConfigErrors {
 
 impl std::fmt::Display for ConfigErrors {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {} problem(s)", self.path.display(), self.problems.len())?;
+        write!(
+            f,
+            "{}: {} problem(s)",
+            self.path.display(),
+            self.problems.len()
+        )?;
         for p in &self.problems {
             write!(f, "\n  - {p}")?;
         }
@@ -258,7 +263,10 @@ impl Config {
     /// Read and validate a config file. Does not read the secrets file (see
     /// [`crate::credentials`]), but checks that it and the TLS files exist.
     pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
-        let fail = |problems: Vec<String>| ConfigErrors { path: path.to_path_buf(), problems };
+        let fail = |problems: Vec<String>| ConfigErrors {
+            path: path.to_path_buf(),
+            problems,
+        };
         let text = std::fs::read_to_string(path)
             .map_err(|e| fail(vec![format!("cannot read the file: {e}")]))?;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
@@ -274,7 +282,8 @@ impl Config {
         // [server]
         let s = raw.server;
         let listen = parse_addr("server.listen", s.listen.as_deref(), &mut p);
-        let metrics_listen = parse_addr("server.metrics_listen", s.metrics_listen.as_deref(), &mut p);
+        let metrics_listen =
+            parse_addr("server.metrics_listen", s.metrics_listen.as_deref(), &mut p);
         let tls = match (&s.tls_listen, &s.tls_cert, &s.tls_key) {
             (None, None, None) => None,
             (Some(addr), Some(cert), Some(key)) => {
@@ -295,30 +304,70 @@ impl Config {
         }
         let threads = s.threads.unwrap_or(2);
         if threads == 0 || threads > 256 {
-            p(format!("server.threads = {threads}: must be between 1 and 256"));
+            p(format!(
+                "server.threads = {threads}: must be between 1 and 256"
+            ));
         }
         let server = ServerConfig {
             listen,
             tls,
             metrics_listen,
             threads,
-            shutdown_grace: duration("server.shutdown_grace", s.shutdown_grace, DEFAULT_SHUTDOWN_GRACE, &mut p),
-            read_timeout: duration("server.read_timeout", s.read_timeout, Duration::from_secs(60), &mut p),
-            write_timeout: duration("server.write_timeout", s.write_timeout, Duration::from_secs(60), &mut p),
-            keepalive_timeout: duration("server.keepalive_timeout", s.keepalive_timeout, Duration::from_secs(60), &mut p),
+            shutdown_grace: duration(
+                "server.shutdown_grace",
+                s.shutdown_grace,
+                DEFAULT_SHUTDOWN_GRACE,
+                &mut p,
+            ),
+            read_timeout: duration(
+                "server.read_timeout",
+                s.read_timeout,
+                Duration::from_secs(60),
+                &mut p,
+            ),
+            write_timeout: duration(
+                "server.write_timeout",
+                s.write_timeout,
+                Duration::from_secs(60),
+                &mut p,
+            ),
+            keepalive_timeout: duration(
+                "server.keepalive_timeout",
+                s.keepalive_timeout,
+                Duration::from_secs(60),
+                &mut p,
+            ),
         };
 
         // [upstream]
         let u = raw.upstream;
         if !valid_host_port(&u.address) {
-            p(format!("upstream.address = {:?}: expected host:port, e.g. \"127.0.0.1:8081\"", u.address));
+            p(format!(
+                "upstream.address = {:?}: expected host:port, e.g. \"127.0.0.1:8081\"",
+                u.address
+            ));
         }
         let upstream = UpstreamConfig {
             address: u.address,
             kind: u.kind,
-            connect_timeout: duration("upstream.connect_timeout", u.connect_timeout, Duration::from_secs(5), &mut p),
-            read_timeout: duration("upstream.read_timeout", u.read_timeout, Duration::from_secs(60), &mut p),
-            write_timeout: duration("upstream.write_timeout", u.write_timeout, Duration::from_secs(60), &mut p),
+            connect_timeout: duration(
+                "upstream.connect_timeout",
+                u.connect_timeout,
+                Duration::from_secs(5),
+                &mut p,
+            ),
+            read_timeout: duration(
+                "upstream.read_timeout",
+                u.read_timeout,
+                Duration::from_secs(60),
+                &mut p,
+            ),
+            write_timeout: duration(
+                "upstream.write_timeout",
+                u.write_timeout,
+                Duration::from_secs(60),
+                &mut p,
+            ),
         };
 
         // [auth]
@@ -328,11 +377,17 @@ impl Config {
             OneOrMany::Many(rs) => rs,
         };
         if regions.is_empty() || regions.iter().any(|r| r.is_empty() || r.contains('/')) {
-            p(format!("auth.region = {regions:?}: give one region name or a non-empty list of them"));
+            p(format!(
+                "auth.region = {regions:?}: give one region name or a non-empty list of them"
+            ));
         }
         let clock_skew = duration("auth.clock_skew", a.clock_skew, DEFAULT_CLOCK_SKEW, &mut p);
-        let max_presign_expiry =
-            duration("auth.max_presign_expiry", a.max_presign_expiry, MAX_PRESIGN_EXPIRY, &mut p);
+        let max_presign_expiry = duration(
+            "auth.max_presign_expiry",
+            a.max_presign_expiry,
+            MAX_PRESIGN_EXPIRY,
+            &mut p,
+        );
         if max_presign_expiry > MAX_PRESIGN_EXPIRY || max_presign_expiry.is_zero() {
             p(format!(
                 "auth.max_presign_expiry = {}s: must be between 1s and 7d (SigV4's limit)",
@@ -341,11 +396,19 @@ impl Config {
         }
         let secrets_file = resolve(base, &a.secrets_file);
         if !secrets_file.is_file() {
-            p(format!("auth.secrets_file = {}: no such file", secrets_file.display()));
+            p(format!(
+                "auth.secrets_file = {}: no such file",
+                secrets_file.display()
+            ));
         }
-        let identity_header = a.identity_header.unwrap_or_else(|| "x-forwarded-user".into()).to_ascii_lowercase();
+        let identity_header = a
+            .identity_header
+            .unwrap_or_else(|| "x-forwarded-user".into())
+            .to_ascii_lowercase();
         if http::header::HeaderName::from_bytes(identity_header.as_bytes()).is_err() {
-            p(format!("auth.identity_header = {identity_header:?}: not a valid header name"));
+            p(format!(
+                "auth.identity_header = {identity_header:?}: not a valid header name"
+            ));
         }
         let mut virtual_host_suffixes = Vec::new();
         for suffix in a.virtual_host_suffixes {
@@ -391,11 +454,21 @@ impl Config {
             format: raw.log.format.unwrap_or(LogFormat::Text),
         };
         if tracing_subscriber::EnvFilter::try_new(&log.level).is_err() {
-            p(format!("log.level = {:?}: not a valid filter (e.g. \"info\", \"debug\")", log.level));
+            p(format!(
+                "log.level = {:?}: not a valid filter (e.g. \"info\", \"debug\")",
+                log.level
+            ));
         }
 
         if problems.is_empty() {
-            Ok(Config { path: path.to_path_buf(), server, upstream, auth, limits, log })
+            Ok(Config {
+                path: path.to_path_buf(),
+                server,
+                upstream,
+                auth,
+                limits,
+                log,
+            })
         } else {
             Err(problems)
         }
@@ -415,7 +488,9 @@ fn parse_addr(key: &str, value: Option<&str>, p: &mut impl FnMut(String)) -> Opt
     match value.parse() {
         Ok(addr) => Some(addr),
         Err(_) => {
-            p(format!("{key} = {value:?}: expected ip:port, e.g. \"127.0.0.1:8080\" or \"[::]:8080\""));
+            p(format!(
+                "{key} = {value:?}: expected ip:port, e.g. \"127.0.0.1:8080\" or \"[::]:8080\""
+            ));
             None
         }
     }
@@ -431,12 +506,20 @@ fn valid_host_port(address: &str) -> bool {
 fn check_pem(key: &str, path: &Path, label: &str, p: &mut impl FnMut(String)) {
     match std::fs::read_to_string(path) {
         Ok(text) if text.contains(&format!("-----BEGIN ")) && text.contains(label) => {}
-        Ok(_) => p(format!("{key} = {}: not a PEM file with a {label} block", path.display())),
+        Ok(_) => p(format!(
+            "{key} = {}: not a PEM file with a {label} block",
+            path.display()
+        )),
         Err(e) => p(format!("{key} = {}: {e}", path.display())),
     }
 }
 
-fn duration(key: &str, value: Option<DurationValue>, default: Duration, p: &mut impl FnMut(String)) -> Duration {
+fn duration(
+    key: &str,
+    value: Option<DurationValue>,
+    default: Duration,
+    p: &mut impl FnMut(String),
+) -> Duration {
     match value {
         None => default,
         Some(DurationValue::Seconds(s)) => Duration::from_secs(s),
@@ -452,8 +535,14 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let t = text.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (digits, unit) = t.split_at(split);
-    let n: u64 = digits.parse().map_err(|_| "expected a number with a unit such as 30s, 15m, 1h, 7d".to_string())?;
-    let secs = |mul: u64| n.checked_mul(mul).map(Duration::from_secs).ok_or_else(|| "too large".to_string());
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| "expected a number with a unit such as 30s, 15m, 1h, 7d".to_string())?;
+    let secs = |mul: u64| {
+        n.checked_mul(mul)
+            .map(Duration::from_secs)
+            .ok_or_else(|| "too large".to_string())
+    };
     match unit.trim() {
         "ms" => Ok(Duration::from_millis(n)),
         "" | "s" => secs(1),
@@ -476,7 +565,9 @@ pub fn parse_size_text(text: &str) -> Result<u64, String> {
     let t = text.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (digits, unit) = t.split_at(split);
-    let n: u64 = digits.parse().map_err(|_| format!("{text:?}: expected a size such as 16MiB"))?;
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{text:?}: expected a size such as 16MiB"))?;
     let mul: u64 = match unit.trim() {
         "" | "B" => 1,
         "KiB" => 1 << 10,
@@ -485,9 +576,14 @@ pub fn parse_size_text(text: &str) -> Result<u64, String> {
         "KB" | "kB" => 1_000,
         "MB" => 1_000_000,
         "GB" => 1_000_000_000,
-        other => return Err(format!("{text:?}: unknown unit {other:?} (use B, KiB, MiB, GiB, KB, MB, GB)")),
+        other => {
+            return Err(format!(
+                "{text:?}: unknown unit {other:?} (use B, KiB, MiB, GiB, KB, MB, GB)"
+            ))
+        }
     };
-    n.checked_mul(mul).ok_or_else(|| format!("{text:?}: too large"))
+    n.checked_mul(mul)
+        .ok_or_else(|| format!("{text:?}: too large"))
 }
 
 #[cfg(test)]
@@ -516,7 +612,10 @@ region = "us-east-1"
         let dir = base_dir_with_secrets();
         let c = Config::from_toml(MINIMAL, Path::new("proxy.toml"), dir.path()).unwrap();
         assert_eq!(c.auth.settings.clock_skew, Duration::from_secs(900));
-        assert_eq!(c.auth.settings.max_presign_expiry, Duration::from_secs(604_800));
+        assert_eq!(
+            c.auth.settings.max_presign_expiry,
+            Duration::from_secs(604_800)
+        );
         assert!(!c.auth.settings.boto2_presign_compat);
         assert_eq!(c.auth.identity_header, "x-forwarded-user");
         assert_eq!(c.auth.secrets_file, dir.path().join("secrets.toml"));
@@ -535,12 +634,18 @@ region = "us-east-1"
     #[test]
     fn every_problem_is_reported_at_once() {
         let dir = tempfile::tempdir().unwrap();
-        let text = MINIMAL
-            .replace("127.0.0.1:8080", "nowhere")
-            .replace("region = \"us-east-1\"", "region = []\nclock_skew = \"5 parsecs\"");
+        let text = MINIMAL.replace("127.0.0.1:8080", "nowhere").replace(
+            "region = \"us-east-1\"",
+            "region = []\nclock_skew = \"5 parsecs\"",
+        );
         let errs = Config::from_toml(&text, Path::new("proxy.toml"), dir.path()).unwrap_err();
         let all = errs.join("\n");
-        for needle in ["server.listen", "auth.region", "auth.clock_skew", "auth.secrets_file"] {
+        for needle in [
+            "server.listen",
+            "auth.region",
+            "auth.clock_skew",
+            "auth.secrets_file",
+        ] {
             assert!(all.contains(needle), "{needle} missing from {all}");
         }
     }
@@ -567,7 +672,10 @@ region = "us-east-1"
     #[test]
     fn region_may_be_a_list() {
         let dir = base_dir_with_secrets();
-        let text = MINIMAL.replace("region = \"us-east-1\"", "region = [\"us-east-1\", \"eu-west-1\"]");
+        let text = MINIMAL.replace(
+            "region = \"us-east-1\"",
+            "region = [\"us-east-1\", \"eu-west-1\"]",
+        );
         let c = Config::from_toml(&text, Path::new("proxy.toml"), dir.path()).unwrap();
         assert_eq!(c.auth.settings.regions, vec!["us-east-1", "eu-west-1"]);
     }

@@ -148,7 +148,12 @@ pub struct S3Error {
 impl S3Error {
     /// An error with a message and no diagnostics.
     pub fn new(code: S3ErrorCode, message: impl Into<String>) -> Self {
-        S3Error { code, message: message.into(), string_to_sign: None, canonical_request: None }
+        S3Error {
+            code,
+            message: message.into(),
+            string_to_sign: None,
+            canonical_request: None,
+        }
     }
 
     /// A signature mismatch carrying the strings the client can compare with its own.
@@ -232,7 +237,9 @@ mod tests {
     #[test]
     fn diagnostics_can_be_left_out() {
         let e = S3Error::signature_mismatch("sts".into(), "creq".into());
-        assert!(e.to_xml("/", "r", true).contains("<StringToSign>sts</StringToSign>"));
+        assert!(e
+            .to_xml("/", "r", true)
+            .contains("<StringToSign>sts</StringToSign>"));
         let quiet = e.to_xml("/", "r", false);
         assert!(!quiet.contains("StringToSign") && !quiet.contains("CanonicalRequest"));
     }

@@ -56,13 +56,18 @@ fn main() -> ExitCode {
     };
     match cli.command.unwrap_or(Command::Serve) {
         Command::CheckConfig => {
-            match s3_auth_proxy::credentials::CredentialStore::load(config.auth.secrets_file.clone()) {
+            match s3_auth_proxy::credentials::CredentialStore::load(
+                config.auth.secrets_file.clone(),
+            ) {
                 Ok(_) => {
                     println!("{}: ok", cli.config.display());
                     ExitCode::SUCCESS
                 }
                 Err(e) => {
-                    eprintln!("error: {}: 1 problem(s)\n  - auth.secrets_file: {e}", cli.config.display());
+                    eprintln!(
+                        "error: {}: 1 problem(s)\n  - auth.secrets_file: {e}",
+                        cli.config.display()
+                    );
                     ExitCode::from(1)
                 }
             }

@@ -37,7 +37,10 @@ pub struct AuthProxy {
 impl AuthProxy {
     /// A proxy with its configuration and credential store.
     pub fn new(config: Arc<Config>, credentials: Arc<CredentialStore>) -> Self {
-        AuthProxy { config, credentials }
+        AuthProxy {
+            config,
+            credentials,
+        }
     }
 }
 
@@ -69,7 +72,10 @@ fn new_request_id() -> String {
         .duration_since(SystemTime::UNIX_EPOCH)
         .map(|d| d.as_nanos() as u64)
         .unwrap_or(0);
-    format!("{:016X}", t.rotate_left(17) ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+    format!(
+        "{:016X}",
+        t.rotate_left(17) ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    )
 }
 
 impl AuthProxy {
@@ -78,8 +84,12 @@ impl AuthProxy {
         // Whether any body bytes will follow the head (Content-Length > 0, chunked, or h2 DATA).
         let body_follows = !session.is_body_empty();
         let req = session.req_header();
-        let raw = std::str::from_utf8(req.raw_path())
-            .map_err(|_| S3Error::new(S3ErrorCode::InvalidArgument, "The request target is not valid UTF-8."))?;
+        let raw = std::str::from_utf8(req.raw_path()).map_err(|_| {
+            S3Error::new(
+                S3ErrorCode::InvalidArgument,
+                "The request target is not valid UTF-8.",
+            )
+        })?;
         let (raw_path, raw_query) = raw.split_once('?').unwrap_or((raw, ""));
 
         // On HTTP/2 the signed `host` is `:authority`.
@@ -94,17 +104,40 @@ impl AuthProxy {
             }
         }
         let headers = h2_headers.as_ref().unwrap_or(&req.headers);
-        let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
-        let target = Target::resolve(raw_path, raw_query, host, &self.config.auth.virtual_host_suffixes);
+        let host = headers
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let target = Target::resolve(
+            raw_path,
+            raw_query,
+            host,
+            &self.config.auth.virtual_host_suffixes,
+        );
 
-        let parts = RequestParts { method: req.method.as_str(), raw_path, raw_query, headers };
-        let authorized =
-            sigv4::verify(&parts, self.credentials.as_ref(), &self.config.auth.settings, SystemTime::now())?;
+        let parts = RequestParts {
+            method: req.method.as_str(),
+            raw_path,
+            raw_query,
+            headers,
+        };
+        let authorized = sigv4::verify(
+            &parts,
+            self.credentials.as_ref(),
+            &self.config.auth.settings,
+            SystemTime::now(),
+        )?;
 
         let action = Action::for_method(req.method.as_str()).ok_or_else(|| {
-            S3Error::new(S3ErrorCode::MethodNotAllowed, format!("The method {} is not allowed.", req.method))
+            S3Error::new(
+                S3ErrorCode::MethodNotAllowed,
+                format!("The method {} is not allowed.", req.method),
+            )
         })?;
-        if !self.credentials.is_allowed(&authorized.access_key, action, &target.bucket, &target.key) {
+        if !self
+            .credentials
+            .is_allowed(&authorized.access_key, action, &target.bucket, &target.key)
+        {
             return Err(S3Error::new(S3ErrorCode::AccessDenied, "Access Denied"));
         }
 
@@ -138,14 +171,20 @@ impl AuthProxy {
             if !matches!(req.method.as_str(), "GET" | "HEAD" | "PUT" | "DELETE") {
                 return Err(S3Error::new(
                     S3ErrorCode::NotImplemented,
-                    format!("{} on objects is not supported by this backend.", req.method),
+                    format!(
+                        "{} on objects is not supported by this backend.",
+                        req.method
+                    ),
                 ));
             }
         }
 
         let is_put = req.method == http::Method::PUT;
         if is_put && !req.headers.contains_key(header::CONTENT_LENGTH) {
-            return Err(S3Error::new(S3ErrorCode::MissingContentLength, "You must provide the Content-Length HTTP header."));
+            return Err(S3Error::new(
+                S3ErrorCode::MissingContentLength,
+                "You must provide the Content-Length HTTP header.",
+            ));
         }
         let mut expectations = PayloadExpectations::from_headers(&req.headers, sha256)?;
         expectations.compute_md5 = is_put && self.config.upstream.kind == UpstreamKind::Http;
@@ -162,19 +201,32 @@ impl AuthProxy {
         Ok(())
     }
 
-    async fn write_error(&self, session: &mut Session, ctx: &mut RequestCtx, err: &S3Error) -> Result<()> {
+    async fn write_error(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+        err: &S3Error,
+    ) -> Result<()> {
         ctx.answered_error = Some(err.code);
         let resource = session.req_header().uri.path().to_string();
-        let xml = err.to_xml(&resource, &ctx.request_id, self.config.auth.signature_diagnostics);
+        let xml = err.to_xml(
+            &resource,
+            &ctx.request_id,
+            self.config.auth.signature_diagnostics,
+        );
         let is_head = session.req_header().method == http::Method::HEAD;
         let mut resp = ResponseHeader::build(err.code.http_status(), Some(4))?;
         resp.insert_header(header::CONTENT_TYPE, "application/xml")?;
         resp.insert_header(header::CONTENT_LENGTH, xml.len().to_string())?;
         resp.insert_header("x-amz-request-id", ctx.request_id.as_str())?;
         session.set_keepalive(None);
-        session.write_response_header(Box::new(resp), is_head).await?;
+        session
+            .write_response_header(Box::new(resp), is_head)
+            .await?;
         if !is_head {
-            session.write_response_body(Some(Bytes::from(xml)), true).await?;
+            session
+                .write_response_body(Some(Bytes::from(xml)), true)
+                .await?;
         }
         Ok(())
     }
@@ -183,7 +235,10 @@ impl AuthProxy {
 fn bad_request_error(e: S3Error, ctx: &mut RequestCtx) -> Box<Error> {
     let code = e.code;
     ctx.body_error = Some(e);
-    Error::explain(ErrorType::HTTPStatus(code.http_status()), "request body failed verification")
+    Error::explain(
+        ErrorType::HTTPStatus(code.http_status()),
+        "request body failed verification",
+    )
 }
 
 #[async_trait]
@@ -204,7 +259,11 @@ impl ProxyHttp for AuthProxy {
         }
     }
 
-    async fn early_request_filter(&self, session: &mut Session, _ctx: &mut RequestCtx) -> Result<()> {
+    async fn early_request_filter(
+        &self,
+        session: &mut Session,
+        _ctx: &mut RequestCtx,
+    ) -> Result<()> {
         session.set_read_timeout(Some(self.config.server.read_timeout));
         session.set_write_timeout(Some(self.config.server.write_timeout));
         Ok(())
@@ -231,14 +290,21 @@ impl ProxyHttp for AuthProxy {
         }
     }
 
-    async fn upstream_peer(&self, _session: &mut Session, _ctx: &mut RequestCtx) -> Result<Box<HttpPeer>> {
+    async fn upstream_peer(
+        &self,
+        _session: &mut Session,
+        _ctx: &mut RequestCtx,
+    ) -> Result<Box<HttpPeer>> {
         let up = &self.config.upstream;
         let addr = tokio::net::lookup_host(up.address.as_str())
             .await
             .ok()
             .and_then(|mut addrs| addrs.next())
             .ok_or_else(|| {
-                Error::explain(ErrorType::ConnectNoRoute, format!("cannot resolve upstream {}", up.address))
+                Error::explain(
+                    ErrorType::ConnectNoRoute,
+                    format!("cannot resolve upstream {}", up.address),
+                )
             })?;
         let mut peer = HttpPeer::new(addr, false, String::new());
         peer.options.connection_timeout = Some(up.connect_timeout);
@@ -258,13 +324,19 @@ impl ProxyHttp for AuthProxy {
             v.reset();
         }
         let (Some(target), Some(auth)) = (&ctx.target, &ctx.authorized) else {
-            return Error::e_explain(ErrorType::InternalError, "request reached upstream unverified");
+            return Error::e_explain(
+                ErrorType::InternalError,
+                "request reached upstream unverified",
+            );
         };
         upstream.set_raw_path(target.upstream_target.as_bytes())?;
         upstream.remove_header(&header::AUTHORIZATION);
         upstream.remove_header(&header::EXPECT);
         upstream.insert_header(header::HOST, self.config.upstream.address.as_str())?;
-        upstream.insert_header(self.config.auth.identity_header.clone(), auth.access_key.as_str())?;
+        upstream.insert_header(
+            self.config.auth.identity_header.clone(),
+            auth.access_key.as_str(),
+        )?;
         Ok(())
     }
 
@@ -354,7 +426,12 @@ impl ProxyHttp for AuthProxy {
         Ok(())
     }
 
-    async fn response_filter(&self, _session: &mut Session, resp: &mut ResponseHeader, ctx: &mut RequestCtx) -> Result<()> {
+    async fn response_filter(
+        &self,
+        _session: &mut Session,
+        resp: &mut ResponseHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
         resp.insert_header("x-amz-request-id", ctx.request_id.as_str())?;
         Ok(())
     }
@@ -367,20 +444,34 @@ impl ProxyHttp for AuthProxy {
         ctx: &mut RequestCtx,
     ) -> Result<Option<std::time::Duration>> {
         if let Some(replacement) = &ctx.replacement_body {
-            *body = if end_of_stream { Some(replacement.clone()) } else { None };
+            *body = if end_of_stream {
+                Some(replacement.clone())
+            } else {
+                None
+            };
         }
         Ok(None)
     }
 
-    async fn fail_to_proxy(&self, session: &mut Session, e: &Error, ctx: &mut RequestCtx) -> FailToProxy {
+    async fn fail_to_proxy(
+        &self,
+        session: &mut Session,
+        e: &Error,
+        ctx: &mut RequestCtx,
+    ) -> FailToProxy {
         let err = ctx.body_error.take().unwrap_or_else(|| match e.esource() {
-            ErrorSource::Upstream => {
-                S3Error::new(S3ErrorCode::BadGateway, "The storage backend could not be reached or failed.")
-            }
-            ErrorSource::Downstream => {
-                S3Error::new(S3ErrorCode::IncompleteBody, "The request body could not be read completely.")
-            }
-            _ => S3Error::new(S3ErrorCode::InternalError, "We encountered an internal error. Please try again."),
+            ErrorSource::Upstream => S3Error::new(
+                S3ErrorCode::BadGateway,
+                "The storage backend could not be reached or failed.",
+            ),
+            ErrorSource::Downstream => S3Error::new(
+                S3ErrorCode::IncompleteBody,
+                "The request body could not be read completely.",
+            ),
+            _ => S3Error::new(
+                S3ErrorCode::InternalError,
+                "We encountered an internal error. Please try again.",
+            ),
         });
         let mut error_code = err.code.http_status();
         ctx.answered_error = Some(err.code);
@@ -393,13 +484,27 @@ impl ProxyHttp for AuthProxy {
             tracing::debug!("could not write the error response: {write_err}");
             error_code = 0;
         }
-        FailToProxy { error_code, can_reuse_downstream: false }
+        FailToProxy {
+            error_code,
+            can_reuse_downstream: false,
+        }
     }
 
     async fn logging(&self, session: &mut Session, e: Option<&Error>, ctx: &mut RequestCtx) {
-        let status = session.response_written().map(|r| r.status.as_u16()).unwrap_or(0);
-        let (bucket, key) = ctx.target.as_ref().map(|t| (t.bucket.as_str(), t.key.as_str())).unwrap_or(("", ""));
-        let access_key = ctx.authorized.as_ref().map(|a| a.access_key.as_str()).unwrap_or("-");
+        let status = session
+            .response_written()
+            .map(|r| r.status.as_u16())
+            .unwrap_or(0);
+        let (bucket, key) = ctx
+            .target
+            .as_ref()
+            .map(|t| (t.bucket.as_str(), t.key.as_str()))
+            .unwrap_or(("", ""));
+        let access_key = ctx
+            .authorized
+            .as_ref()
+            .map(|a| a.access_key.as_str())
+            .unwrap_or("-");
         tracing::info!(
             target: "access",
             request_id = %ctx.request_id,
@@ -421,7 +526,8 @@ impl ProxyHttp for AuthProxy {
     fn suppress_error_log(&self, _session: &Session, ctx: &RequestCtx, _error: &Error) -> bool {
         // Refusals of bad client input are expected traffic, logged once in the access log;
         // only the proxy's own and the backend's failures are errors.
-        ctx.answered_error.is_some_and(|code| code.http_status() < 500)
+        ctx.answered_error
+            .is_some_and(|code| code.http_status() < 500)
     }
 
     fn request_summary(&self, session: &Session, _ctx: &RequestCtx) -> String {

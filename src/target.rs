@@ -40,9 +40,16 @@ impl Target {
         let rest = upstream_path.strip_prefix('/').unwrap_or(&upstream_path);
         let (raw_bucket, raw_key) = rest.split_once('/').unwrap_or((rest, ""));
         let query = strip_auth_params(raw_query);
-        let upstream_target =
-            if query.is_empty() { upstream_path.clone() } else { format!("{upstream_path}?{query}") };
-        Target { bucket: decode(raw_bucket), key: decode(raw_key), upstream_target }
+        let upstream_target = if query.is_empty() {
+            upstream_path.clone()
+        } else {
+            format!("{upstream_path}?{query}")
+        };
+        Target {
+            bucket: decode(raw_bucket),
+            key: decode(raw_key),
+            upstream_target,
+        }
     }
 }
 
@@ -62,7 +69,10 @@ pub fn virtual_host_bucket(host: &str, suffixes: &[String]) -> Option<String> {
 fn strip_port(host: &str) -> &str {
     if host.starts_with('[') {
         // [v6]:port
-        return host.split_once(']').map(|(h, _)| &host[..h.len() + 1]).unwrap_or(host);
+        return host
+            .split_once(']')
+            .map(|(h, _)| &host[..h.len() + 1])
+            .unwrap_or(host);
     }
     host.rsplit_once(':').map(|(h, _)| h).unwrap_or(host)
 }
@@ -74,7 +84,9 @@ pub fn strip_auth_params(raw_query: &str) -> String {
         .filter(|pair| !pair.is_empty())
         .filter(|pair| {
             let name = pair.split_once('=').map(|(k, _)| k).unwrap_or(pair);
-            let name = percent_decode_str(name).decode_utf8_lossy().to_ascii_lowercase();
+            let name = percent_decode_str(name)
+                .decode_utf8_lossy()
+                .to_ascii_lowercase();
             !AUTH_QUERY_PARAMS.contains(&name.as_str())
         })
         .collect::<Vec<_>>()

@@ -84,7 +84,10 @@ pub fn string_to_sign(amz_date: &str, scope: &str, canonical_request: &str) -> S
 /// `hex(HMAC(kSigning, string_to_sign))`, lower-case as clients send it.
 pub fn signature_hex(key: &SigningKey, string_to_sign: &str) -> String {
     let mut out = String::with_capacity(64);
-    push_lower_hex(&mut out, &hmac_sha256(key.as_bytes(), string_to_sign.as_bytes()));
+    push_lower_hex(
+        &mut out,
+        &hmac_sha256(key.as_bytes(), string_to_sign.as_bytes()),
+    );
     out
 }
 
