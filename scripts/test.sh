@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The one command that runs every test (and what CI runs, through .ci/run).
 #
-#   scripts/test.sh                      # cargo test --all-targets
+#   scripts/test.sh                      # cargo test --all-targets --no-fail-fast
 #   scripts/test.sh --test attacks       # any other cargo test arguments instead
 #
 # First makes sure the tests' real parts are present, installing what is missing when run as root
@@ -65,8 +65,9 @@ PYTHON="$PWD/.venv-test/bin/python"
 export PYTHON
 
 # --- the tests ----------------------------------------------------------------------------------
+# --no-fail-fast: one failing test binary must not hide the results of the others.
 if [ $# -gt 0 ]; then
     cargo test "$@"
 else
-    cargo test --all-targets
+    cargo test --all-targets --no-fail-fast
 fi
