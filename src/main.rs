@@ -29,6 +29,53 @@ enum Command {
     /// Validate the config (and the secrets file it names) and exit: 0 if it is usable, 1 with
     /// every problem named otherwise.
     CheckConfig,
+    /// Ask the running proxy's `/healthz` (on server.metrics_listen) and exit 0 if it answers
+    /// 200, 1 otherwise. Meant for container health checks: the image needs no shell or curl.
+    Healthcheck {
+        /// Ask `/readyz` instead of `/healthz`.
+        #[arg(long)]
+        ready: bool,
+        /// Give up after this many seconds.
+        #[arg(long, default_value_t = 3)]
+        timeout: u64,
+    },
+}
+
+/// GET `path` on `addr` with a plain HTTP/1.1 request; true on a 200 answer.
+fn probe(
+    addr: std::net::SocketAddr,
+    path: &str,
+    timeout: std::time::Duration,
+) -> Result<bool, String> {
+    use std::io::{Read, Write};
+    // A listener on 0.0.0.0 / [::] is asked on loopback.
+    let addr = match addr.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => {
+            std::net::SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, addr.port()))
+        }
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => {
+            std::net::SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, addr.port()))
+        }
+        _ => addr,
+    };
+    let mut stream =
+        std::net::TcpStream::connect_timeout(&addr, timeout).map_err(|e| format!("{addr}: {e}"))?;
+    stream
+        .set_read_timeout(Some(timeout))
+        .map_err(|e| e.to_string())?;
+    stream
+        .set_write_timeout(Some(timeout))
+        .map_err(|e| e.to_string())?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .map_err(|e| e.to_string())?;
+    let mut head = [0u8; 12];
+    stream
+        .read_exact(&mut head)
+        .map_err(|e| format!("{addr}: {e}"))?;
+    Ok(&head[9..12] == b"200")
 }
 
 fn init_logging(level: &str, format: LogFormat) {
@@ -68,6 +115,27 @@ fn main() -> ExitCode {
                         "error: {}: 1 problem(s)\n  - auth.secrets_file: {e}",
                         cli.config.display()
                     );
+                    ExitCode::from(1)
+                }
+            }
+        }
+        Command::Healthcheck { ready, timeout } => {
+            let Some(addr) = config.server.metrics_listen else {
+                eprintln!(
+                    "error: {}: server.metrics_listen is not set",
+                    cli.config.display()
+                );
+                return ExitCode::from(1);
+            };
+            let path = if ready { "/readyz" } else { "/healthz" };
+            match probe(addr, path, std::time::Duration::from_secs(timeout)) {
+                Ok(true) => ExitCode::SUCCESS,
+                Ok(false) => {
+                    eprintln!("{path} on {addr}: not OK");
+                    ExitCode::from(1)
+                }
+                Err(e) => {
+                    eprintln!("{path}: {e}");
                     ExitCode::from(1)
                 }
             }

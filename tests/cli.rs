@@ -115,3 +115,80 @@ fn check_config_reports_a_broken_secrets_file() {
         "{err}"
     );
 }
+
+fn config_with_metrics(dir: &std::path::Path, metrics: &str) -> std::path::PathBuf {
+    std::fs::write(dir.join("secrets.toml"), "credentials = []\n").unwrap();
+    let path = dir.join("proxy.toml");
+    std::fs::write(
+        &path,
+        format!(
+            "[server]\nlisten = \"127.0.0.1:1\"\nmetrics_listen = \"{metrics}\"\n[upstream]\n\
+             address = \"127.0.0.1:2\"\nkind = \"http\"\n[auth]\nsecrets_file = \"secrets.toml\"\n\
+             region = \"us-east-1\"\n"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+/// A one-shot HTTP server answering `status_line`, standing in for the metrics port.
+fn one_shot_server(status_line: &'static str) -> std::net::SocketAddr {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        if let Ok((mut s, _)) = listener.accept() {
+            let mut buf = [0u8; 1024];
+            let _ = s.read(&mut buf);
+            let _ = write!(s, "{status_line}\r\nContent-Length: 0\r\n\r\n");
+        }
+    });
+    addr
+}
+
+#[test]
+fn healthcheck_exits_zero_on_200_and_one_otherwise() {
+    let dir = tempfile::tempdir().unwrap();
+    let ok = config_with_metrics(dir.path(), &one_shot_server("HTTP/1.1 200 OK").to_string());
+    assert_eq!(
+        bin()
+            .args(["healthcheck", "--config"])
+            .arg(&ok)
+            .status()
+            .unwrap()
+            .code(),
+        Some(0)
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let unready = config_with_metrics(
+        dir.path(),
+        &one_shot_server("HTTP/1.1 503 Service Unavailable").to_string(),
+    );
+    assert_eq!(
+        bin()
+            .args(["healthcheck", "--ready", "--config"])
+            .arg(&unready)
+            .status()
+            .unwrap()
+            .code(),
+        Some(1)
+    );
+
+    // Nobody listening.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let down = config_with_metrics(dir.path(), &closed.to_string());
+    assert_eq!(
+        bin()
+            .args(["healthcheck", "--config"])
+            .arg(&down)
+            .status()
+            .unwrap()
+            .code(),
+        Some(1)
+    );
+}
