@@ -138,8 +138,16 @@ fn one_shot_server(status_line: &'static str) -> std::net::SocketAddr {
     let addr = listener.local_addr().unwrap();
     std::thread::spawn(move || {
         if let Ok((mut s, _)) = listener.accept() {
-            let mut buf = [0u8; 1024];
-            let _ = s.read(&mut buf);
+            // Read the whole request head first: closing with unread bytes would send a RST
+            // that can overtake the answer.
+            let mut head = Vec::new();
+            let mut buf = [0u8; 256];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                match s.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => head.extend_from_slice(&buf[..n]),
+                }
+            }
             let _ = write!(s, "{status_line}\r\nContent-Length: 0\r\n\r\n");
         }
     });
