@@ -59,6 +59,8 @@ struct RawUpstream {
     connect_timeout: Option<DurationValue>,
     read_timeout: Option<DurationValue>,
     write_timeout: Option<DurationValue>,
+    #[serde(default)]
+    readiness_probe: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -181,6 +183,8 @@ pub struct UpstreamConfig {
     pub read_timeout: Duration,
     /// Longest wait for the backend to take our bytes.
     pub write_timeout: Duration,
+    /// Whether `/readyz` also needs the backend to accept a TCP connection.
+    pub readiness_probe: bool,
 }
 
 /// `[auth]`, beyond what [`AuthSettings`] holds.
@@ -260,9 +264,19 @@ impl std::fmt::Display for ConfigErrors {
 impl std::error::Error for ConfigErrors {}
 
 impl Config {
-    /// Read and validate a config file. Does not read the secrets file (see
-    /// [`crate::credentials`]), but checks that it and the TLS files exist.
+    /// Read and validate a config file, including that the secrets file exists (what
+    /// `check-config` wants). Does not parse the secrets file (see [`crate::credentials`]).
     pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+        Config::read(path, true)
+    }
+
+    /// Like [`Config::load`], but a secrets file that does not exist yet is no error: the proxy
+    /// starts, reports not ready, and loads the file once it appears (a Secret mounted late).
+    pub fn load_for_serving(path: &Path) -> Result<Config, ConfigErrors> {
+        Config::read(path, false)
+    }
+
+    fn read(path: &Path, require_secrets_file: bool) -> Result<Config, ConfigErrors> {
         let fail = |problems: Vec<String>| ConfigErrors {
             path: path.to_path_buf(),
             problems,
@@ -270,11 +284,20 @@ impl Config {
         let text = std::fs::read_to_string(path)
             .map_err(|e| fail(vec![format!("cannot read the file: {e}")]))?;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        Config::from_toml(&text, path, &base).map_err(fail)
+        Config::parse(&text, path, &base, require_secrets_file).map_err(fail)
     }
 
     /// Validate config text; relative paths resolve against `base`.
     pub fn from_toml(text: &str, path: &Path, base: &Path) -> Result<Config, Vec<String>> {
+        Config::parse(text, path, base, true)
+    }
+
+    fn parse(
+        text: &str,
+        path: &Path,
+        base: &Path,
+        require_secrets_file: bool,
+    ) -> Result<Config, Vec<String>> {
         let raw: RawConfig = toml::from_str(text).map_err(|e| vec![e.to_string()])?;
         let mut problems = Vec::new();
         let mut p = |msg: String| problems.push(msg);
@@ -362,6 +385,7 @@ impl Config {
                 Duration::from_secs(60),
                 &mut p,
             ),
+            readiness_probe: u.readiness_probe,
             write_timeout: duration(
                 "upstream.write_timeout",
                 u.write_timeout,
@@ -395,7 +419,7 @@ impl Config {
             ));
         }
         let secrets_file = resolve(base, &a.secrets_file);
-        if !secrets_file.is_file() {
+        if require_secrets_file && !secrets_file.is_file() {
             p(format!(
                 "auth.secrets_file = {}: no such file",
                 secrets_file.display()

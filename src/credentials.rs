@@ -396,6 +396,13 @@ impl CredentialStore {
         Ok(store)
     }
 
+    /// A store for a secrets file that cannot be used yet (say, a Kubernetes Secret not mounted
+    /// yet): it holds no keys, so it is not ready and every request is refused, and the poller
+    /// loads the file as soon as it is valid.
+    pub fn pending(path: PathBuf) -> CredentialStore {
+        CredentialStore::with_set(Some(path), CredentialSet::default())
+    }
+
     /// A store from secrets-file text, never reloaded (tests, tools).
     pub fn from_toml_str(text: &str) -> Result<CredentialStore, String> {
         let set = CredentialSet::parse(text, "<inline secrets>")?;

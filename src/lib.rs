@@ -8,6 +8,7 @@ pub mod body;
 pub mod config;
 pub mod credentials;
 pub mod error;
+pub mod ops;
 pub mod proxy;
 pub mod server;
 pub mod sigv4;

@@ -94,14 +94,19 @@ fn init_logging(level: &str, format: LogFormat) {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let config = match Config::load(&cli.config) {
+    let command = cli.command.unwrap_or(Command::Serve);
+    let loaded = match command {
+        Command::CheckConfig => Config::load(&cli.config),
+        _ => Config::load_for_serving(&cli.config),
+    };
+    let config = match loaded {
         Ok(c) => c,
         Err(errs) => {
             eprintln!("error: {errs}");
             return ExitCode::from(1);
         }
     };
-    match cli.command.unwrap_or(Command::Serve) {
+    match command {
         Command::CheckConfig => {
             match s3_auth_proxy::credentials::CredentialStore::load(
                 config.auth.secrets_file.clone(),

@@ -25,6 +25,7 @@ use crate::body::BodyVerifier;
 use crate::config::{Config, UpstreamKind};
 use crate::credentials::{Action, CredentialStore};
 use crate::error::{S3Error, S3ErrorCode};
+use crate::ops::{method_label, status_class, InFlight, Lifecycle, Metrics};
 use crate::sigv4::{self, Authorized, PayloadMode, RequestParts};
 use crate::target::Target;
 
@@ -32,14 +33,23 @@ use crate::target::Target;
 pub struct AuthProxy {
     config: Arc<Config>,
     credentials: Arc<CredentialStore>,
+    lifecycle: Arc<Lifecycle>,
+    metrics: Arc<Metrics>,
 }
 
 impl AuthProxy {
-    /// A proxy with its configuration and credential store.
-    pub fn new(config: Arc<Config>, credentials: Arc<CredentialStore>) -> Self {
+    /// A proxy with its configuration, credential store, lifecycle and metrics.
+    pub fn new(
+        config: Arc<Config>,
+        credentials: Arc<CredentialStore>,
+        lifecycle: Arc<Lifecycle>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         AuthProxy {
             config,
             credentials,
+            lifecycle,
+            metrics,
         }
     }
 }
@@ -48,6 +58,12 @@ impl AuthProxy {
 pub struct RequestCtx {
     request_id: String,
     started: Instant,
+    /// Keeps the request counted as in flight (graceful shutdown waits for these).
+    _in_flight: InFlight,
+    /// When the backend was chosen, for the upstream latency histogram.
+    upstream_started: Option<Instant>,
+    /// Body bytes handed to the backend.
+    bytes_forwarded: u64,
     /// Set once the head verified.
     authorized: Option<Authorized>,
     target: Option<Target>,
@@ -121,12 +137,18 @@ impl AuthProxy {
             raw_query,
             headers,
         };
-        let authorized = sigv4::verify(
+        let verify_started = Instant::now();
+        let verified = sigv4::verify(
             &parts,
             self.credentials.as_ref(),
             &self.config.auth.settings,
             SystemTime::now(),
-        )?;
+        );
+        self.metrics
+            .verification_duration
+            .with_label_values(&[if verified.is_ok() { "ok" } else { "refused" }])
+            .observe(verify_started.elapsed().as_secs_f64());
+        let authorized = verified?;
 
         let action = Action::for_method(req.method.as_str()).ok_or_else(|| {
             S3Error::new(
@@ -249,6 +271,9 @@ impl ProxyHttp for AuthProxy {
         RequestCtx {
             request_id: new_request_id(),
             started: Instant::now(),
+            _in_flight: self.lifecycle.begin_request(),
+            upstream_started: None,
+            bytes_forwarded: 0,
             authorized: None,
             target: None,
             verifier: None,
@@ -293,8 +318,9 @@ impl ProxyHttp for AuthProxy {
     async fn upstream_peer(
         &self,
         _session: &mut Session,
-        _ctx: &mut RequestCtx,
+        ctx: &mut RequestCtx,
     ) -> Result<Box<HttpPeer>> {
+        ctx.upstream_started = Some(Instant::now());
         let up = &self.config.upstream;
         let addr = tokio::net::lookup_host(up.address.as_str())
             .await
@@ -357,6 +383,7 @@ impl ProxyHttp for AuthProxy {
         };
         if !end_of_stream {
             // Always hand back Some(..): None before the end would end the upstream body.
+            ctx.bytes_forwarded += released.len() as u64;
             *body = Some(released);
             return Ok(());
         }
@@ -365,6 +392,7 @@ impl ProxyHttp for AuthProxy {
             Err(e) => return Err(bad_request_error(e, ctx)),
         };
         ctx.put_md5 = verifier.md5_hex();
+        ctx.bytes_forwarded += (released.len() + tail.len()) as u64;
         *body = Some(if released.is_empty() {
             tail
         } else if tail.is_empty() {
@@ -384,6 +412,12 @@ impl ProxyHttp for AuthProxy {
         resp: &mut ResponseHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
+        if let Some(started) = ctx.upstream_started {
+            self.metrics
+                .upstream_duration
+                .with_label_values(&[method_label(&session.req_header().method)])
+                .observe(started.elapsed().as_secs_f64());
+        }
         if self.config.upstream.kind != UpstreamKind::Http {
             return Ok(());
         }
@@ -521,6 +555,20 @@ impl ProxyHttp for AuthProxy {
             failure = e.map(|e| e.etype().as_str()).unwrap_or("-"),
             "request"
         );
+        let method = method_label(&session.req_header().method);
+        let m = &self.metrics;
+        m.requests
+            .with_label_values(&[method, status_class(status)])
+            .inc();
+        if let Some(code) = ctx.answered_error {
+            m.refused(code);
+        }
+        m.bytes_received.inc_by(session.body_bytes_read() as u64);
+        m.bytes_forwarded.inc_by(ctx.bytes_forwarded);
+        m.bytes_sent.inc_by(session.body_bytes_sent() as u64);
+        m.request_duration
+            .with_label_values(&[method])
+            .observe(ctx.started.elapsed().as_secs_f64());
     }
 
     fn suppress_error_log(&self, _session: &Session, ctx: &RequestCtx, _error: &Error) -> bool {

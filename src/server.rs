@@ -1,54 +1,38 @@
 //! Assembling the Pingora server from a validated [`Config`]: the proxy service on its HTTP and
-//! HTTPS listeners, the health service, the secrets poller.
+//! HTTPS listeners, the ops service (health, readiness, metrics), the secrets poller and the
+//! graceful shutdown.
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
-use http::Response;
-use pingora::apps::http_app::ServeHttp;
 use pingora::listeners::tls::TlsSettings;
-use pingora::protocols::http::ServerSession;
 use pingora::server::configuration::ServerConf;
 use pingora::server::{RunArgs, Server};
-use pingora::services::listening::Service;
 
 use crate::config::Config;
 use crate::credentials::CredentialStore;
+use crate::ops::{GracefulShutdown, Lifecycle, Metrics, OpsApp};
 use crate::proxy::AuthProxy;
-
-/// Answers `/healthz` (the process is alive) and `/readyz` (credentials are loaded).
-pub struct HealthApp {
-    credentials: Arc<CredentialStore>,
-}
-
-#[async_trait]
-impl ServeHttp for HealthApp {
-    async fn response(&self, session: &mut ServerSession) -> Response<Vec<u8>> {
-        let (status, body): (u16, &[u8]) = match session.req_header().uri.path() {
-            "/healthz" => (200, b"ok\n"),
-            "/readyz" if self.credentials.is_loaded() => (200, b"ready\n"),
-            "/readyz" => (503, b"not ready\n"),
-            _ => (404, b"not found\n"),
-        };
-        Response::builder()
-            .status(status)
-            .header(http::header::CONTENT_TYPE, "text/plain")
-            .header(http::header::CONTENT_LENGTH, body.len())
-            .body(body.to_vec())
-            .unwrap_or_default()
-    }
-}
 
 /// Build and run the server until SIGTERM (graceful, within `server.shutdown_grace`) or SIGINT.
 pub fn run(config: Config) -> Result<(), String> {
     let config = Arc::new(config);
     let credentials = Arc::new(
-        CredentialStore::load(config.auth.secrets_file.clone())
-            .map_err(|e| format!("cannot load the secrets file: {e}"))?,
+        match CredentialStore::load(config.auth.secrets_file.clone()) {
+            Ok(store) => store,
+            Err(why) => {
+                // Not fatal: a Secret may be mounted late. Not ready (and refusing requests) until
+                // the poller finds a valid file.
+                tracing::error!("secrets not loaded, not ready until they are: {why}");
+                CredentialStore::pending(config.auth.secrets_file.clone())
+            }
+        },
     );
     credentials
         .spawn_poller(config.auth.secrets_poll_interval)
         .map_err(|e| format!("cannot start the secrets poller: {e}"))?;
+
+    let lifecycle = Arc::new(Lifecycle::default());
+    let metrics = Arc::new(Metrics::new().map_err(|e| format!("cannot set up metrics: {e}"))?);
 
     let conf = ServerConf {
         threads: config.server.threads,
@@ -61,7 +45,12 @@ pub fn run(config: Config) -> Result<(), String> {
 
     let mut proxy = pingora::proxy::http_proxy_service_with_name(
         &server.configuration,
-        AuthProxy::new(config.clone(), credentials.clone()),
+        AuthProxy::new(
+            config.clone(),
+            credentials.clone(),
+            lifecycle.clone(),
+            metrics.clone(),
+        ),
         "s3-auth-proxy",
     );
     if let Some(addr) = config.server.listen {
@@ -78,10 +67,20 @@ pub fn run(config: Config) -> Result<(), String> {
     server.add_service(proxy);
 
     if let Some(addr) = config.server.metrics_listen {
-        let mut health = Service::new("health".to_string(), HealthApp { credentials });
-        health.add_tcp(&addr.to_string());
-        health.threads = Some(1);
-        server.add_service(health);
+        let upstream_probe = config.upstream.readiness_probe.then(|| {
+            (
+                config.upstream.address.clone(),
+                config.upstream.connect_timeout,
+            )
+        });
+        let app = OpsApp {
+            credentials,
+            lifecycle: lifecycle.clone(),
+            metrics,
+            upstream_probe,
+        };
+        app.spawn(addr)
+            .map_err(|e| format!("cannot serve server.metrics_listen {addr}: {e}"))?;
     }
 
     tracing::info!(
@@ -90,6 +89,11 @@ pub fn run(config: Config) -> Result<(), String> {
         upstream = %config.upstream.address,
         "s3-auth-proxy starting"
     );
-    server.run(RunArgs::default());
+    server.run(RunArgs {
+        shutdown_signal: Box::new(GracefulShutdown {
+            lifecycle,
+            grace: config.server.shutdown_grace,
+        }),
+    });
     Ok(())
 }
