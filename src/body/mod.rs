@@ -7,6 +7,7 @@
 //! the proxy aborts the upstream request and the backend discards a short body.
 
 pub mod checksum;
+pub mod chunked;
 pub mod payload;
 
 use bytes::Bytes;
