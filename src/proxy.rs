@@ -20,6 +20,9 @@ use pingora::prelude::*;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::upstreams::peer::HttpPeer;
 
+use crate::body::chunked::{
+    parse_trailer_header, AwsChunkedVerifier, ChunkedExpectations, ChunkedMode,
+};
 use crate::body::payload::{PayloadExpectations, PayloadVerifier};
 use crate::body::BodyVerifier;
 use crate::config::{Config, UpstreamKind};
@@ -68,7 +71,9 @@ pub struct RequestCtx {
     authorized: Option<Authorized>,
     target: Option<Target>,
     /// The streaming body check, if the request has a body.
-    verifier: Option<PayloadVerifier>,
+    verifier: Option<BodyCheck>,
+    /// `x-amz-decoded-content-length` of an aws-chunked upload: the upstream Content-Length.
+    decoded_length: Option<u64>,
     /// An error found in a body hook, to be written by `fail_to_proxy`.
     body_error: Option<S3Error>,
     /// The error answered, for the access log.
@@ -77,6 +82,78 @@ pub struct RequestCtx {
     put_md5: Option<String>,
     /// `kind = "http"`: replace the backend's error body by this S3 XML document.
     replacement_body: Option<Bytes>,
+}
+
+/// The body verifier a request needs.
+enum BodyCheck {
+    /// A plain body: whole-payload digest, Content-MD5, checksums.
+    Whole(PayloadVerifier),
+    /// An aws-chunked body: framing stripped, chunk signatures and trailers verified.
+    Chunked(AwsChunkedVerifier),
+}
+
+impl BodyCheck {
+    fn verifier(&mut self) -> &mut dyn BodyVerifier {
+        match self {
+            BodyCheck::Whole(v) => v,
+            BodyCheck::Chunked(v) => v,
+        }
+    }
+
+    fn reset(&mut self) {
+        match self {
+            BodyCheck::Whole(v) => v.reset(),
+            BodyCheck::Chunked(v) => v.reset(),
+        }
+    }
+
+    fn md5_hex(&self) -> Option<String> {
+        match self {
+            BodyCheck::Whole(v) => v.md5_hex(),
+            BodyCheck::Chunked(v) => v.md5_hex(),
+        }
+    }
+}
+
+/// Whether Content-Encoding names `aws-chunked`.
+fn has_aws_chunked_coding(headers: &http::HeaderMap) -> bool {
+    headers.get_all(header::CONTENT_ENCODING).iter().any(|v| {
+        v.to_str().is_ok_and(|s| {
+            s.split(',')
+                .any(|c| c.trim().eq_ignore_ascii_case("aws-chunked"))
+        })
+    })
+}
+
+/// A Content-Encoding value without the `aws-chunked` token (other codings such as gzip stay).
+fn without_aws_chunked(value: &str) -> String {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|c| !c.is_empty() && !c.eq_ignore_ascii_case("aws-chunked"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `x-amz-decoded-content-length`: required for aws-chunked uploads.
+fn decoded_content_length(headers: &http::HeaderMap) -> Result<u64, S3Error> {
+    let value = headers.get("x-amz-decoded-content-length").ok_or_else(|| {
+        S3Error::new(
+            S3ErrorCode::MissingContentLength,
+            "You must provide the x-amz-decoded-content-length header for aws-chunked uploads.",
+        )
+    })?;
+    value
+        .to_str()
+        .ok()
+        .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| {
+            S3Error::new(
+                S3ErrorCode::InvalidArgument,
+                "x-amz-decoded-content-length must be a decimal number of bytes.",
+            )
+        })
 }
 
 static REQUEST_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -149,6 +226,9 @@ impl AuthProxy {
             .with_label_values(&[if verified.is_ok() { "ok" } else { "refused" }])
             .observe(verify_started.elapsed().as_secs_f64());
         let authorized = verified?;
+        // Known from here on, for the access log of a later refusal too.
+        ctx.target = Some(target.clone());
+        ctx.authorized = Some(authorized.clone());
 
         let action = Action::for_method(req.method.as_str()).ok_or_else(|| {
             S3Error::new(
@@ -163,24 +243,19 @@ impl AuthProxy {
             return Err(S3Error::new(S3ErrorCode::AccessDenied, "Access Denied"));
         }
 
-        let sha256 = match authorized.payload {
-            PayloadMode::Unsigned => None,
-            PayloadMode::Sha256(d) => Some(d),
-            PayloadMode::StreamingEcdsa => {
-                return Err(S3Error::new(
-                    S3ErrorCode::NotImplemented,
-                    "SigV4A (ECDSA) streaming uploads are not supported.",
-                ))
-            }
-            PayloadMode::StreamingSigned
-            | PayloadMode::StreamingSignedTrailer
-            | PayloadMode::StreamingUnsignedTrailer => {
-                return Err(S3Error::new(
-                    S3ErrorCode::NotImplemented,
-                    "aws-chunked streaming uploads (STREAMING-* x-amz-content-sha256) are not supported yet.",
-                ))
-            }
-        };
+        if authorized.payload == PayloadMode::StreamingEcdsa {
+            return Err(S3Error::new(
+                S3ErrorCode::NotImplemented,
+                "SigV4A (ECDSA) streaming uploads are not supported.",
+            ));
+        }
+        let chunked_mode = ChunkedMode::from_authorized(&authorized);
+        if chunked_mode.is_none() && has_aws_chunked_coding(&req.headers) {
+            return Err(S3Error::new(
+                S3ErrorCode::InvalidArgument,
+                "Content-Encoding: aws-chunked needs an x-amz-content-sha256 of STREAMING-AWS4-HMAC-SHA256-PAYLOAD[-TRAILER] or STREAMING-UNSIGNED-PAYLOAD-TRAILER.",
+            ));
+        }
 
         if self.config.upstream.kind == UpstreamKind::Http {
             // A plain HTTP store has objects only: no listing, buckets, multipart or sub-resources.
@@ -202,24 +277,53 @@ impl AuthProxy {
         }
 
         let is_put = req.method == http::Method::PUT;
-        if is_put && !req.headers.contains_key(header::CONTENT_LENGTH) {
-            return Err(S3Error::new(
-                S3ErrorCode::MissingContentLength,
-                "You must provide the Content-Length HTTP header.",
-            ));
-        }
-        let mut expectations = PayloadExpectations::from_headers(&req.headers, sha256)?;
-        expectations.compute_md5 = is_put && self.config.upstream.kind == UpstreamKind::Http;
-        let mut verifier = PayloadVerifier::new(expectations);
+        let compute_md5 = is_put && self.config.upstream.kind == UpstreamKind::Http;
+        let mut check = match chunked_mode {
+            Some(mode) => {
+                // The mode comes from x-amz-content-sha256 alone: minio-go sends signed chunks
+                // without Content-Encoding, the CRT client trailer mode with a Content-Length.
+                let decoded_length = decoded_content_length(&req.headers)?;
+                let declared_trailers = match req.headers.get("x-amz-trailer") {
+                    Some(v) => parse_trailer_header(v.to_str().map_err(|_| {
+                        S3Error::new(S3ErrorCode::InvalidArgument, "x-amz-trailer is not ASCII.")
+                    })?)?,
+                    None => Vec::new(),
+                };
+                let header_checksums =
+                    PayloadExpectations::from_headers(&req.headers, None)?.checksums;
+                ctx.decoded_length = Some(decoded_length);
+                BodyCheck::Chunked(AwsChunkedVerifier::new(ChunkedExpectations {
+                    mode,
+                    decoded_length,
+                    declared_trailers,
+                    header_checksums,
+                    max_chunk_size: self.config.limits.max_chunk_size,
+                    compute_md5,
+                })?)
+            }
+            None => {
+                if is_put && !req.headers.contains_key(header::CONTENT_LENGTH) {
+                    return Err(S3Error::new(
+                        S3ErrorCode::MissingContentLength,
+                        "You must provide the Content-Length HTTP header.",
+                    ));
+                }
+                let sha256 = match authorized.payload {
+                    PayloadMode::Sha256(digest) => Some(digest),
+                    _ => None,
+                };
+                let mut expectations = PayloadExpectations::from_headers(&req.headers, sha256)?;
+                expectations.compute_md5 = compute_md5;
+                BodyCheck::Whole(PayloadVerifier::new(expectations))
+            }
+        };
         if body_follows {
-            ctx.verifier = Some(verifier);
+            ctx.verifier = Some(check);
         } else {
             // No body will stream: every check runs now, before the backend hears of it.
-            verifier.finish()?;
-            ctx.put_md5 = verifier.md5_hex();
+            check.verifier().finish()?;
+            ctx.put_md5 = check.md5_hex();
         }
-        ctx.authorized = Some(authorized);
-        ctx.target = Some(target);
         Ok(())
     }
 
@@ -277,6 +381,7 @@ impl ProxyHttp for AuthProxy {
             authorized: None,
             target: None,
             verifier: None,
+            decoded_length: None,
             body_error: None,
             answered_error: None,
             put_md5: None,
@@ -358,6 +463,27 @@ impl ProxyHttp for AuthProxy {
         upstream.set_raw_path(target.upstream_target.as_bytes())?;
         upstream.remove_header(&header::AUTHORIZATION);
         upstream.remove_header(&header::EXPECT);
+        if let Some(decoded_length) = ctx.decoded_length {
+            // The backend gets the plain payload: its exact length, no aws-chunked framing.
+            upstream.remove_header(&header::TRANSFER_ENCODING);
+            upstream.insert_header(header::CONTENT_LENGTH, decoded_length.to_string())?;
+            upstream.remove_header("x-amz-decoded-content-length");
+            upstream.remove_header("x-amz-trailer");
+            upstream.insert_header("x-amz-content-sha256", "UNSIGNED-PAYLOAD")?;
+            let remaining = upstream
+                .headers
+                .get(header::CONTENT_ENCODING)
+                .and_then(|v| v.to_str().ok())
+                .map(without_aws_chunked);
+            match remaining {
+                Some(rest) if !rest.is_empty() => {
+                    upstream.insert_header(header::CONTENT_ENCODING, rest)?;
+                }
+                _ => {
+                    upstream.remove_header(&header::CONTENT_ENCODING);
+                }
+            }
+        }
         upstream.insert_header(header::HOST, self.config.upstream.address.as_str())?;
         upstream.insert_header(
             self.config.auth.identity_header.clone(),
@@ -373,9 +499,10 @@ impl ProxyHttp for AuthProxy {
         end_of_stream: bool,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
-        let Some(verifier) = ctx.verifier.as_mut() else {
+        let Some(check) = ctx.verifier.as_mut() else {
             return Ok(());
         };
+        let verifier = check.verifier();
         let input = body.take().unwrap_or_default();
         let released = match verifier.feed(input) {
             Ok(b) => b,
@@ -391,7 +518,7 @@ impl ProxyHttp for AuthProxy {
             Ok(b) => b,
             Err(e) => return Err(bad_request_error(e, ctx)),
         };
-        ctx.put_md5 = verifier.md5_hex();
+        ctx.put_md5 = check.md5_hex();
         ctx.bytes_forwarded += (released.len() + tail.len()) as u64;
         *body = Some(if released.is_empty() {
             tail
