@@ -12,6 +12,8 @@
 #                 the pod, credentials rotated through a kubelet-style ..data symlink swap, --down
 #   4. validate   every manifest and the rendered set with kubernetes-validate -k 1.30.0 --strict
 #   5. shape      scripts/deploy-test/test_manifests.py (pytest): probes, mounts, security contexts…
+#   6. full build (only with DEPLOY_FULL_BUILD=1, several minutes) the default target, compiled in
+#                 the builder stage, gives the same image as runtime-prebuilt
 #
 #   scripts/test-deploy.sh            # needs root on Debian 12: apt-get, rootful podman
 #
@@ -27,7 +29,7 @@ ROOT=$PWD
 DT=$ROOT/scripts/deploy-test
 
 log() { printf 'test-deploy: %s\n' "$*" >&2; }
-die() { log "$*"; echo "0 passed, 1 failed"; exit 1; }
+die() { log "$*"; echo "${PASSED:-0} passed, $((${FAILED:-0} + 1)) failed"; exit 1; }
 
 [ "$(id -u)" = 0 ] || die "needs root (apt-get, rootful podman); run it as root on Debian 12"
 command -v apt-get >/dev/null 2>&1 || die "needs a Debian system (apt-get)"
@@ -79,6 +81,12 @@ wait_until() { # wait_until SECONDS command...: retry every 0.5 s
         [ $SECONDS -ge $deadline ] && return 1
         sleep 0.5
     done
+}
+image_files() { # the regular files of an image, sorted
+    CONTAINERS+=("$RUN-export")
+    podman create --name "$RUN-export" "$1" >/dev/null 2>&1
+    podman export "$RUN-export" | tar -t | grep -v '/$' | sort
+    podman rm -f "$RUN-export" >/dev/null 2>&1
 }
 http_code() { curl -s -o /dev/null -m 3 -w '%{http_code}' "$1"; }
 is_200() { [ "$(http_code "$1")" = 200 ]; }
@@ -172,10 +180,7 @@ if podman run --rm --entrypoint /bin/sh "$IMG" -c true >"$TMP/sh.log" 2>&1; then
     fail "runtime image has no shell (/bin/sh ran)"
 else
     # the whole filesystem: nothing but the binary, its libraries, certificates, passwd/group
-    CONTAINERS+=("$RUN-export")
-    podman create --name "$RUN-export" "$IMG" >/dev/null 2>&1
-    podman export "$RUN-export" | tar -t | grep -v '/$' | sort >"$TMP/files.txt"
-    podman rm -f "$RUN-export" >/dev/null 2>&1
+    image_files "$IMG" >"$TMP/files.txt"
     unexpected=$(grep -Ev '^(usr/local/bin/s3-auth-proxy|etc/(passwd|group|nsswitch\.conf|ssl/certs/ca-certificates\.crt|s3-auth-proxy/proxy\.toml)|lib/[^/]+-linux-gnu/lib[a-z_0-9]+\.so\.[0-9.]+|lib64/ld-linux[^/]*\.so\.[0-9]+|etc/(hosts|hostname|resolv\.conf)|run/\.containerenv)$' "$TMP/files.txt")
     if [ -z "$unexpected" ]; then
         pass "runtime image has no shell: /bin/sh does not run; its $(wc -l <"$TMP/files.txt") files are the binary, its libraries, CA certificates, passwd/group, the config"
@@ -412,6 +417,43 @@ else
     show "$TMP/pytest.log"; fail "manifest shape: $(tail -1 "$TMP/pytest.log")"
 fi
 step_done
+
+# --- 6. (optional) the default target, compiled in the builder stage ------------------------------------
+if [ "${DEPLOY_FULL_BUILD:-}" = 1 ]; then
+    step "6. full build: the default target (builder stage: cargo build --release --locked)"
+    # A stand-in for rust:1-bookworm (C toolchain, the official image's Rust paths) with the host's
+    # Rust toolchain and crate cache mounted into the build.
+    RUST_IMG=localhost/s3-auth-proxy-test-rust:bookworm-$(sha256sum "$DT/builder.Containerfile" | cut -c1-12)
+    if ! podman image exists "$RUST_IMG"; then
+        build -f "$DT/builder.Containerfile" --build-arg BASE_IMAGE="$BASE_IMG" -t "$RUST_IMG" "$DT" \
+            >"$TMP/rust-build.log" 2>&1 || show "$TMP/rust-build.log"
+    fi
+    FULL_IMG=localhost/s3-auth-proxy-deploytest:full-$RUN
+    IMAGES+=("$FULL_IMG")
+    rustup_home=${RUSTUP_HOME:-$HOME/.rustup} cargo_home=${CARGO_HOME:-$HOME/.cargo}
+    # --layers=false: no multi-GB builder layer is left behind as cache
+    if nice -n 10 podman build --pull=never --network host --format docker --layers=false \
+        -v "$rustup_home:/usr/local/rustup:ro" -v "$cargo_home/bin:/usr/local/cargo/bin:ro" \
+        -v "$cargo_home/registry:/usr/local/cargo/registry" \
+        --build-arg BUILDER_IMAGE="$RUST_IMG" --build-arg BASE_IMAGE="$BASE_IMG" \
+        -f deploy/Containerfile -t "$FULL_IMG" . >"$TMP/full-build.log" 2>&1; then
+        image_files "$FULL_IMG" >"$TMP/files-full.txt"
+        meta_full=$(podman image inspect "$FULL_IMG" --format '{{.Config.User}}|{{json .Config.Entrypoint}}|{{json .Config.Cmd}}|{{json .Config.Healthcheck.Test}}|{{range $p, $_ := .Config.ExposedPorts}}{{$p}} {{end}}')
+        if cmp -s "$TMP/files.txt" "$TMP/files-full.txt" && [ "$meta_full" = "$want" ] \
+            && podman run --rm --network none "${secrets_mount[@]}" "$FULL_IMG" check-config \
+                --config /etc/s3-auth-proxy/proxy.toml >"$TMP/cc-full.log" 2>&1; then
+            pass "default target builds from source: same files and config as runtime-prebuilt, check-config runs"
+        else
+            diff "$TMP/files.txt" "$TMP/files-full.txt" | show; show "$TMP/cc-full.log"
+            fail "default target: differs from runtime-prebuilt or does not run"
+        fi
+    else
+        tail -30 "$TMP/full-build.log" | show; fail "default target builds from source"
+    fi
+    step_done
+else
+    printf '\n(6. full build of the default target skipped: DEPLOY_FULL_BUILD=1 runs it, several minutes)\n'
+fi
 
 printf '\ntest-deploy: %ss in all\n' $((SECONDS - T0))
 echo "$PASSED passed, $FAILED failed"
