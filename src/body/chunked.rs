@@ -440,7 +440,12 @@ impl PayloadDigests {
 /// as one `split_to` of the buffer, so releasing copies nothing. When a new chunk does not fit,
 /// a fresh buffer is started and only the held-back byte is copied over.
 ///
-/// Unsigned mode releases slices of the input and holds back the most recent one.
+/// (The pieces of one feed are joined, a second copy, only when a fresh buffer was started in
+/// the middle of that feed and more chunks were verified after it: at most once per
+/// [`MIN_STAGING_CAPACITY`] bytes with small chunks.)
+///
+/// Unsigned mode releases slices of the input and holds back the most recent one; the slices
+/// of one feed are joined (their only copy) when a feed spans several chunks.
 #[derive(Debug, Default)]
 struct Outbox {
     staging: BytesMut,
@@ -2630,5 +2635,108 @@ mod tests {
             }
             fuzz_one(&input);
         }
+    }
+
+    // ---- throughput (release only) ----
+
+    /// A signed body of `payload` in chunks of `chunk` bytes, signed by this module's own
+    /// [`ChunkSigner`] (a speed test, not a correctness one).
+    fn self_signed_body(payload: &[u8], chunk: usize, signer: &ChunkSigner) -> Vec<u8> {
+        let mut wire = Vec::with_capacity(payload.len() + payload.len() / chunk * 100 + 200);
+        let mut previous = signer.seed_signature().to_string();
+        for data in payload.chunks(chunk).chain([&b""[..]]) {
+            let digest: [u8; 32] = Sha256::digest(data).into();
+            let signature = signer.chunk_signature(&previous, &digest);
+            wire.extend_from_slice(
+                format!("{:x};chunk-signature={signature}\r\n", data.len()).as_bytes(),
+            );
+            wire.extend_from_slice(data);
+            wire.extend_from_slice(b"\r\n");
+            previous = signature;
+        }
+        wire.truncate(wire.len() - 2);
+        wire.extend_from_slice(b"\r\n");
+        wire
+    }
+
+    /// Feed `wire` in 64 KiB socket reads; the best of three runs, in seconds.
+    fn best_feed_time(expect: &ChunkedExpectations, wire: &Bytes, payload_len: usize) -> f64 {
+        let mut best = f64::MAX;
+        for _ in 0..3 {
+            let mut verifier = AwsChunkedVerifier::new(expect.clone()).expect("valid");
+            let started = std::time::Instant::now();
+            let mut released = 0;
+            let mut at = 0;
+            while at < wire.len() {
+                let end = (at + 64 * 1024).min(wire.len());
+                released += verifier
+                    .feed(wire.slice(at..end))
+                    .expect("valid body")
+                    .len();
+                at = end;
+            }
+            released += verifier.finish().expect("valid body").len();
+            best = best.min(started.elapsed().as_secs_f64());
+            assert_eq!(released, payload_len);
+        }
+        best
+    }
+
+    /// Run with `cargo test --release --lib body::chunked::tests::throughput -- --ignored
+    /// --nocapture`: signed chunks must verify at 0.8x or more of plain SHA-256 on one core.
+    #[test]
+    #[ignore = "timing; run in release"]
+    fn throughput_against_plain_sha256() {
+        let payload: Vec<u8> = (0..64 * 1024 * 1024u32)
+            .map(|i| (i * 7 + i / 4096) as u8)
+            .collect();
+        let sha_time = {
+            let mut best = f64::MAX;
+            for _ in 0..3 {
+                let started = std::time::Instant::now();
+                let mut hasher = Sha256::new();
+                for piece in payload.chunks(64 * 1024) {
+                    hasher.update(piece);
+                }
+                std::hint::black_box(hasher.finalize());
+                best = best.min(started.elapsed().as_secs_f64());
+            }
+            best
+        };
+        let mb = payload.len() as f64 / 1e6;
+        println!("plain SHA-256: {:.0} MB/s", mb / sha_time);
+        let signer = doc_signer(SEED);
+        for chunk in [8 * 1024, 64 * 1024, 1024 * 1024, 16 * 1024 * 1024] {
+            let wire = Bytes::from(self_signed_body(&payload, chunk, &signer));
+            let expect = expectations(ChunkedMode::Signed(signer.clone()), payload.len() as u64);
+            let time = best_feed_time(&expect, &wire, payload.len());
+            let ratio = sha_time / time;
+            println!(
+                "signed, {chunk}-byte chunks: {:.0} MB/s = {ratio:.2}x SHA-256",
+                mb / time
+            );
+            assert!(ratio >= 0.8, "signed chunks of {chunk} bytes: {ratio:.2}x");
+        }
+        let mut unsigned = Vec::new();
+        for data in payload.chunks(1024 * 1024).chain([&b""[..]]) {
+            unsigned.extend_from_slice(format!("{:X}\r\n", data.len()).as_bytes());
+            unsigned.extend_from_slice(data);
+            if !data.is_empty() {
+                unsigned.extend_from_slice(b"\r\n");
+            }
+        }
+        let mut crc = ChecksumAlgorithm::Crc32.checksummer();
+        crc.update(&payload);
+        unsigned.extend_from_slice(
+            format!(
+                "x-amz-checksum-crc32:{}\r\n\r\n",
+                to_base64(&crc.finalize())
+            )
+            .as_bytes(),
+        );
+        let mut expect = expectations(ChunkedMode::UnsignedWithTrailer, payload.len() as u64);
+        expect.declared_trailers = vec![ChecksumAlgorithm::Crc32];
+        let time = best_feed_time(&expect, &Bytes::from(unsigned), payload.len());
+        println!("unsigned + crc32, 1 MiB chunks: {:.0} MB/s", mb / time);
     }
 }
