@@ -412,32 +412,159 @@ fn a_wrong_content_md5_sent_after_100_continue_is_refused() {
     nginx.assert_nothing_stored();
 }
 
-#[test]
-fn streaming_uploads_are_not_implemented_yet_and_store_nothing() {
-    // aws-chunked bodies come in a later release; until then they must be refused whole.
-    for mode in [
-        "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
-        "STREAMING-AWS4-HMAC-SHA256-PAYLOAD",
-        "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER",
-    ] {
-        let (nginx, proxy) = nginx_and_proxy();
-        let chunked = format!(
-            "5\r\nhello\r\n0\r\nx-amz-checksum-crc32:{}\r\n\r\n",
-            crc32_base64(b"hello")
-        );
-        let mut put = proxy
-            .request("PUT", "/bucket/object")
-            .header("content-encoding", "aws-chunked")
-            .header("x-amz-decoded-content-length", "5")
-            .header("x-amz-trailer", "x-amz-checksum-crc32")
-            .body(chunked.into_bytes());
-        Signer::default().sign(&mut put, Payload::Declared(mode.to_string()));
+// aws-chunked uploads.
 
-        let response = proxy.send(&put);
+/// Three chunks: two of 64 KiB and a short one, so the body crosses pingora's read boundaries.
+fn streaming_chunks() -> Vec<Vec<u8>> {
+    let body = patterned_bytes(2 * 65_536 + 1_000);
+    body.chunks(65_536).map(<[u8]>::to_vec).collect()
+}
 
-        response.assert_s3_error(501, "NotImplemented");
-        nginx.assert_nothing_stored();
+fn signed_streaming_put(proxy: &Proxy, target: &str, chunks: &[Vec<u8>]) -> Request {
+    let mut put = proxy.request("PUT", target);
+    let chunks: Vec<&[u8]> = chunks.iter().map(Vec::as_slice).collect();
+    Signer::default().sign_streaming(&mut put, &chunks);
+    put
+}
+
+/// A `STREAMING-UNSIGNED-PAYLOAD-TRAILER` upload of `data` in one chunk (none when empty), then
+/// the final chunk with this `x-amz-checksum-crc32` trailer value.
+fn unsigned_trailer_put(proxy: &Proxy, target: &str, data: &[u8], crc32_trailer: &str) -> Request {
+    let mut body = Vec::new();
+    if !data.is_empty() {
+        body.extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
+        body.extend_from_slice(data);
+        body.extend_from_slice(b"\r\n");
     }
+    body.extend_from_slice(format!("0\r\nx-amz-checksum-crc32:{crc32_trailer}\r\n\r\n").as_bytes());
+    let mut put = proxy
+        .request("PUT", target)
+        .header("content-encoding", "aws-chunked")
+        .header("x-amz-decoded-content-length", &data.len().to_string())
+        .header("x-amz-trailer", "x-amz-checksum-crc32")
+        .body(body);
+    Signer::default().sign(
+        &mut put,
+        Payload::Declared("STREAMING-UNSIGNED-PAYLOAD-TRAILER".to_string()),
+    );
+    put
+}
+
+#[test]
+fn untampered_signed_streaming_upload_is_stored_decoded() {
+    let (nginx, proxy) = nginx_and_proxy();
+    let chunks = streaming_chunks();
+
+    proxy
+        .send(&signed_streaming_put(&proxy, "/bucket/streamed", &chunks))
+        .assert_success();
+
+    assert_eq!(
+        nginx.stored_files(),
+        vec![("bucket/streamed".to_string(), chunks.concat())]
+    );
+}
+
+#[test]
+fn a_changed_byte_in_a_signed_chunk_is_refused() {
+    let (nginx, proxy) = nginx_and_proxy();
+    let mut put = signed_streaming_put(&proxy, "/bucket/streamed", &streaming_chunks());
+
+    // A data byte of the second chunk (past the first chunk and the second chunk's header).
+    let position = put.body.len() - 2_000;
+    put.body[position] ^= 0x01;
+    let response = proxy.send(&put);
+
+    response.assert_s3_error(403, "SignatureDoesNotMatch");
+    nginx.assert_nothing_stored();
+}
+
+#[test]
+fn a_wrong_crc32_trailer_on_an_empty_streaming_upload_is_refused() {
+    // Zero decoded bytes: there is no last byte to hold back, the trailer comes after them all.
+    let (nginx, proxy) = nginx_and_proxy();
+
+    let response = proxy.send(&unsigned_trailer_put(
+        &proxy,
+        "/bucket/empty",
+        b"",
+        &crc32_base64(b"x"),
+    ));
+
+    response.assert_s3_error(400, "BadDigest");
+    nginx.assert_nothing_stored();
+}
+
+#[test]
+fn a_changed_final_chunk_signature_on_an_empty_signed_streaming_upload_is_refused() {
+    let (nginx, proxy) = nginx_and_proxy();
+    let mut put = signed_streaming_put(&proxy, "/bucket/empty", &[]);
+
+    let body = String::from_utf8(put.body.clone()).expect("ascii framing");
+    let signature = body.split("chunk-signature=").nth(1).expect("final chunk")[..64].to_string();
+    put.body = body
+        .replace(&signature, &with_one_hex_digit_changed(&signature))
+        .into_bytes();
+    let response = proxy.send(&put);
+
+    response.assert_s3_error(403, "SignatureDoesNotMatch");
+    nginx.assert_nothing_stored();
+}
+
+#[test]
+fn a_changed_final_chunk_signature_is_refused() {
+    let (nginx, proxy) = nginx_and_proxy();
+    let mut put = signed_streaming_put(&proxy, "/bucket/streamed", &streaming_chunks());
+
+    let body = String::from_utf8_lossy(&put.body).into_owned();
+    let final_signature = body
+        .rsplit("0;chunk-signature=")
+        .next()
+        .expect("final chunk")[..64]
+        .to_string();
+    let at = put.body.len() - 4 - 64;
+    assert_eq!(&put.body[at..at + 64], final_signature.as_bytes());
+    put.body[at..at + 64].copy_from_slice(with_one_hex_digit_changed(&final_signature).as_bytes());
+    let response = proxy.send(&put);
+
+    response.assert_s3_error(403, "SignatureDoesNotMatch");
+    nginx.assert_nothing_stored();
+}
+
+#[test]
+fn untampered_unsigned_trailer_upload_is_stored_decoded() {
+    let (nginx, proxy) = nginx_and_proxy();
+    let data = patterned_bytes(100_000);
+
+    proxy
+        .send(&unsigned_trailer_put(
+            &proxy,
+            "/bucket/trailer",
+            &data,
+            &crc32_base64(&data),
+        ))
+        .assert_success();
+
+    assert_eq!(
+        nginx.stored_files(),
+        vec![("bucket/trailer".to_string(), data)]
+    );
+}
+
+#[test]
+fn a_wrong_crc32_trailer_is_refused() {
+    let (nginx, proxy) = nginx_and_proxy();
+    let data = patterned_bytes(100_000);
+
+    let response = proxy.send(&unsigned_trailer_put(
+        &proxy,
+        "/bucket/trailer",
+        &data,
+        &crc32_base64(&data[1..]),
+    ));
+
+    response.assert_s3_error(400, "BadDigest");
+    nginx.assert_nothing_stored();
 }
 
 // ---------------------------------------------------------------------------------------------

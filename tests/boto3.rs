@@ -35,6 +35,17 @@ fn assert_boto3_is_importable() {
 
 /// Runs `tests/python/<script>` against `endpoint` and asserts it exits 0.
 fn run_script(script: &str, nginx: &Nginx, endpoint: &str, ca_bundle: Option<&Path>) {
+    run_script_with(script, nginx, endpoint, ca_bundle, &[]);
+}
+
+/// Like [`run_script`], with extra environment variables.
+fn run_script_with(
+    script: &str,
+    nginx: &Nginx,
+    endpoint: &str,
+    ca_bundle: Option<&Path>,
+    env: &[(&str, &str)],
+) {
     assert_boto3_is_importable();
     let scripts = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python");
     let mut command = Command::new(python());
@@ -74,6 +85,7 @@ fn run_script(script: &str, nginx: &Nginx, endpoint: &str, ca_bundle: Option<&Pa
     ] {
         command.env_remove(name);
     }
+    command.envs(env.iter().copied());
     let output = command.output().expect("run the python script");
     assert!(
         output.status.success(),
@@ -144,5 +156,33 @@ fn boto3_reports_s3_error_codes_over_https() {
         &nginx,
         &proxy.https_endpoint(),
         Some(proxy.ca_cert_path()),
+    );
+}
+
+#[test]
+fn boto3_with_its_default_checksums_round_trips_objects_over_http() {
+    let nginx = Nginx::start();
+    let proxy = Proxy::start(&nginx, ProxyOptions::default());
+
+    run_script_with(
+        "roundtrip.py",
+        &nginx,
+        &proxy.endpoint(),
+        None,
+        &[("CHECKSUMS", "default")],
+    );
+}
+
+#[test]
+fn boto3_with_its_default_checksums_round_trips_objects_over_https() {
+    let nginx = Nginx::start();
+    let proxy = Proxy::start(&nginx, ProxyOptions::default().with_tls());
+
+    run_script_with(
+        "roundtrip.py",
+        &nginx,
+        &proxy.https_endpoint(),
+        Some(proxy.ca_cert_path()),
+        &[("CHECKSUMS", "default")],
     );
 }

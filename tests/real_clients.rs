@@ -40,7 +40,9 @@ fn nginx_and_proxy_with(options: ProxyOptions) -> (Nginx, Proxy) {
     (nginx, proxy)
 }
 
-fn sdk_config(endpoint: &str) -> aws_sdk_s3::config::Builder {
+/// The SDK's configuration for the proxy, path-style, with its default checksum behaviour: recent
+/// SDKs send a CRC32 trailer with every upload (aws-chunked, `STREAMING-UNSIGNED-PAYLOAD-TRAILER`).
+fn sdk_config_with_default_checksums(endpoint: &str) -> aws_sdk_s3::config::Builder {
     aws_sdk_s3::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .endpoint_url(endpoint)
@@ -49,9 +51,13 @@ fn sdk_config(endpoint: &str) -> aws_sdk_s3::config::Builder {
         .credentials_provider(Credentials::new(
             ACCESS_KEY, SECRET_KEY, None, None, "tests",
         ))
-        // Recent SDKs send a CRC32 trailer with every upload (aws-chunked,
-        // STREAMING-UNSIGNED-PAYLOAD-TRAILER). The proxy refuses streaming modes until a later
-        // issue adds them, so checksums are sent only where an operation requires one.
+}
+
+/// Like [`sdk_config_with_default_checksums`], but checksums only where an operation requires
+/// one, so uploads are plain bodies signed over their SHA-256 (the mode older SDKs and most other
+/// clients use). The aws-chunked mode is covered by the `*_default_checksums_*` tests.
+fn sdk_config(endpoint: &str) -> aws_sdk_s3::config::Builder {
+    sdk_config_with_default_checksums(endpoint)
         .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
 }
 
@@ -208,6 +214,45 @@ async fn the_sdk_puts_gets_heads_and_deletes_over_https() {
         &nginx,
         "large.bin",
         patterned_bytes(2 * 1024 * 1024 + 3),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn the_sdk_with_its_default_checksums_puts_gets_heads_and_deletes_over_http() {
+    let (nginx, proxy) = nginx_and_proxy_with(ProxyOptions::default());
+    let client = Client::from_conf(sdk_config_with_default_checksums(&proxy.endpoint()).build());
+
+    assert_object_round_trip(&client, &nginx, "crc/small.txt", b"checksummed".to_vec()).await;
+    assert_object_round_trip(
+        &client,
+        &nginx,
+        "crc/large.bin",
+        patterned_bytes(3 * 1024 * 1024 + 5),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn the_sdk_with_its_default_checksums_puts_gets_heads_and_deletes_over_https() {
+    let (nginx, proxy) = nginx_and_proxy_with(ProxyOptions::default().with_tls());
+    let config = sdk_config_with_default_checksums(&proxy.https_endpoint())
+        .http_client(http_client(Some(proxy.ca_cert_path()), None))
+        .build();
+    let client = Client::from_conf(config);
+
+    assert_object_round_trip(
+        &client,
+        &nginx,
+        "crc/small.txt",
+        b"checksummed over tls".to_vec(),
+    )
+    .await;
+    assert_object_round_trip(
+        &client,
+        &nginx,
+        "crc/large.bin",
+        patterned_bytes(2 * 1024 * 1024 + 9),
     )
     .await;
 }

@@ -6,6 +6,7 @@ Environment (all set by the Rust test):
   ACCESS_KEY   a credential the proxy knows
   SECRET_KEY   its secret
   NGINX_ROOT   the folder nginx stores objects in: <root>/<bucket>/<key>
+  CHECKSUMS    "default" for botocore's default checksum behaviour (optional)
 """
 
 import hashlib
@@ -37,9 +38,21 @@ def verify():
     return CA_BUNDLE if CA_BUNDLE else True
 
 
+# CHECKSUMS=default keeps botocore's default, which sends a CRC32 trailer with every upload
+# (aws-chunked, STREAMING-UNSIGNED-PAYLOAD-TRAILER); otherwise checksums go only where an operation
+# requires one and uploads are plain signed bodies.
+DEFAULT_CHECKSUMS = os.environ.get("CHECKSUMS") == "default"
+
+
 def client(access_key=ACCESS_KEY, secret_key=SECRET_KEY):
-    # request_checksum_calculation='when_required': recent botocore sends CRC32 trailers
-    # (aws-chunked) by default; the proxy adds that mode in a later release.
+    options = dict(
+        s3={"addressing_style": "path"},
+        signature_version="s3v4",
+        retries={"max_attempts": 1},
+    )
+    if not DEFAULT_CHECKSUMS:
+        options.update(request_checksum_calculation="when_required",
+                       response_checksum_validation="when_required")
     return boto3.client(
         "s3",
         endpoint_url=ENDPOINT,
@@ -47,13 +60,7 @@ def client(access_key=ACCESS_KEY, secret_key=SECRET_KEY):
         aws_secret_access_key=secret_key,
         region_name="us-east-1",
         verify=verify(),
-        config=Config(
-            s3={"addressing_style": "path"},
-            signature_version="s3v4",
-            request_checksum_calculation="when_required",
-            response_checksum_validation="when_required",
-            retries={"max_attempts": 1},
-        ),
+        config=Config(**options),
     )
 
 
