@@ -74,6 +74,8 @@ pub struct RequestCtx {
     verifier: Option<BodyCheck>,
     /// `x-amz-decoded-content-length` of an aws-chunked upload: the upstream Content-Length.
     decoded_length: Option<u64>,
+    /// Read and verify the whole body in `request_filter`, before the backend hears of it.
+    verify_body_first: bool,
     /// An error found in a body hook, to be written by `fail_to_proxy`.
     body_error: Option<S3Error>,
     /// The error answered, for the access log.
@@ -155,6 +157,10 @@ fn decoded_content_length(headers: &http::HeaderMap) -> Result<u64, S3Error> {
             )
         })
 }
+
+/// Largest body read whole before contacting the backend (the framing and trailers of an empty
+/// aws-chunked upload); within Pingora's 64 KiB retry buffer, which replays it upstream.
+const MAX_BODY_VERIFIED_FIRST: usize = 60 * 1024;
 
 static REQUEST_COUNTER: AtomicU64 = AtomicU64::new(0);
 
@@ -318,12 +324,50 @@ impl AuthProxy {
             }
         };
         if body_follows {
+            // An aws-chunked upload of 0 bytes has no payload byte to hold back: the backend would
+            // store the empty object as soon as it saw the head. Its whole (small) body is read
+            // and verified before the backend is contacted.
+            ctx.verify_body_first = ctx.decoded_length == Some(0);
             ctx.verifier = Some(check);
         } else {
             // No body will stream: every check runs now, before the backend hears of it.
             check.verifier().finish()?;
             ctx.put_md5 = check.md5_hex();
         }
+        Ok(())
+    }
+
+    /// Read the whole body (bounded), verify it, and leave it for Pingora to replay into
+    /// `request_body_filter` (where a fresh verifier checks it again and releases it).
+    async fn verify_whole_body(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+    ) -> Result<(), S3Error> {
+        let Some(check) = ctx.verifier.as_mut() else {
+            return Ok(());
+        };
+        session.enable_retry_buffering();
+        let mut total = 0usize;
+        loop {
+            let piece = session.read_request_body().await.map_err(|_| {
+                S3Error::new(
+                    S3ErrorCode::IncompleteBody,
+                    "The request body could not be read completely.",
+                )
+            })?;
+            let Some(piece) = piece else { break };
+            total += piece.len();
+            if total > MAX_BODY_VERIFIED_FIRST {
+                return Err(S3Error::new(
+                    S3ErrorCode::InvalidArgument,
+                    "The aws-chunked body of an empty upload is too long.",
+                ));
+            }
+            check.verifier().feed(piece)?;
+        }
+        check.verifier().finish()?;
+        check.reset();
         Ok(())
     }
 
@@ -382,6 +426,7 @@ impl ProxyHttp for AuthProxy {
             target: None,
             verifier: None,
             decoded_length: None,
+            verify_body_first: false,
             body_error: None,
             answered_error: None,
             put_md5: None,
@@ -410,6 +455,12 @@ impl ProxyHttp for AuthProxy {
                 if expects_continue {
                     // Only now that the head is verified may the client start sending the body.
                     session.write_continue_response().await?;
+                }
+                if ctx.verify_body_first {
+                    if let Err(err) = self.verify_whole_body(session, ctx).await {
+                        self.write_error(session, ctx, &err).await?;
+                        return Ok(true);
+                    }
                 }
                 Ok(false)
             }
@@ -639,7 +690,11 @@ impl ProxyHttp for AuthProxy {
         // A client that closed only its sending side (or sent a short body) can still read why.
         let downstream_gone =
             e.esource() == &ErrorSource::Downstream && matches!(e.etype(), ErrorType::WriteError);
-        if downstream_gone || session.response_written().is_some() {
+        // A `100 Continue` is not an answer: the final status can still be written after it.
+        let answered = session
+            .response_written()
+            .is_some_and(|r| !r.status.is_informational());
+        if downstream_gone || answered {
             error_code = 0;
         } else if let Err(write_err) = self.write_error(session, ctx, &err).await {
             tracing::debug!("could not write the error response: {write_err}");

@@ -1155,3 +1155,32 @@ fn the_date_helpers_agree_with_known_dates() {
     assert_eq!(one_second_off("20130524T000000Z"), "20130524T000001Z");
     assert_eq!(one_second_off("20130524T235959Z"), "20130524T235958Z");
 }
+
+#[test]
+fn untampered_empty_streaming_uploads_are_stored_empty() {
+    // Control for the two empty-upload attacks above: the body is verified before the backend
+    // is contacted, then replayed to it, so a valid empty upload still becomes an empty object.
+    let (nginx, proxy) = nginx_and_proxy();
+
+    proxy
+        .send(&signed_streaming_put(&proxy, "/bucket/empty-signed", &[]))
+        .assert_success();
+    proxy
+        .send(&unsigned_trailer_put(
+            &proxy,
+            "/bucket/empty-unsigned",
+            b"",
+            &crc32_base64(b""),
+        ))
+        .assert_success();
+
+    let mut stored = nginx.stored_files();
+    stored.sort();
+    assert_eq!(
+        stored,
+        vec![
+            ("bucket/empty-signed".to_string(), Vec::new()),
+            ("bucket/empty-unsigned".to_string(), Vec::new()),
+        ]
+    );
+}
