@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The one command that runs every test (and what CI runs, through .ci/run).
 #
-#   scripts/test.sh                      # cargo test --all-targets --no-fail-fast
+#   scripts/test.sh                      # cargo test --all-targets, deploy tests, short fuzz run
 #   scripts/test.sh --test attacks       # any other cargo test arguments instead
 #
 # First makes sure the tests' real parts are present, installing what is missing when run as root
@@ -67,7 +67,19 @@ export PYTHON
 # --- the tests ----------------------------------------------------------------------------------
 # --no-fail-fast: one failing test binary must not hide the results of the others.
 if [ $# -gt 0 ]; then
-    cargo test "$@"
-else
-    cargo test --all-targets --no-fail-fast
+    exec cargo test "$@"
 fi
+status=0
+cargo test --all-targets --no-fail-fast || status=1
+
+# The deploy files, run for real: image, compose stack, Kubernetes pod (podman), manifests.
+if is_root && have_apt; then
+    bash scripts/test-deploy.sh || status=1
+else
+    log "skipping scripts/test-deploy.sh (needs root on Debian: apt-get, rootful podman)"
+fi
+
+# A short fuzz run of the aws-chunked decoder (the long runs are scripts/fuzz-short.sh N).
+bash scripts/fuzz-short.sh "${FUZZ_SECONDS:-30}" || status=1
+
+exit $status
