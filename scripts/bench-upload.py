@@ -120,6 +120,8 @@ def main():
     ap.add_argument("--size-mib", type=int, default=1024)
     ap.add_argument("--chunk-kib", type=int, default=64)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--no-md5-etag", action="store_true",
+                    help="run the proxy with upstream.md5_etag = false")
     args = ap.parse_args()
     size = args.size_mib * 1024 * 1024
     chunk = args.chunk_kib * 1024
@@ -150,6 +152,7 @@ threads = 2
 [upstream]
 address = "127.0.0.1:{nginx_port}"
 kind = "http"
+md5_etag = {"false" if args.no_md5_etag else "true"}
 [auth]
 secrets_file = "secrets.toml"
 region = "{REGION}"
@@ -194,7 +197,8 @@ level = "warn"
         sha_kbps = float(speed.strip().splitlines()[-1].split()[-1].rstrip("k"))
         sha_mbps = sha_kbps * 1000 / 1e6
         mib = size / (1024 * 1024)
-        print(f"\npayload {args.size_mib} MiB, {args.chunk_kib} KiB chunks, best of {args.runs} runs")
+        print(f"\npayload {args.size_mib} MiB, {args.chunk_kib} KiB chunks, best of {args.runs} runs, "
+              f"upstream.md5_etag = {not args.no_md5_etag}")
         best = {}
         for name, times in results.items():
             best[name] = size / min(times) / 1e6

@@ -61,6 +61,7 @@ struct RawUpstream {
     write_timeout: Option<DurationValue>,
     #[serde(default)]
     readiness_probe: bool,
+    md5_etag: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -185,6 +186,9 @@ pub struct UpstreamConfig {
     pub write_timeout: Duration,
     /// Whether `/readyz` also needs the backend to accept a TCP connection.
     pub readiness_probe: bool,
+    /// `kind = "http"`: answer a PUT with `ETag` = MD5 of the payload, as S3 does (s3cmd,
+    /// minio-py and the Java SDK v1 check it). Off: no ETag, and no MD5 on the upload path.
+    pub md5_etag: bool,
 }
 
 /// `[auth]`, beyond what [`AuthSettings`] holds.
@@ -386,6 +390,7 @@ impl Config {
                 &mut p,
             ),
             readiness_probe: u.readiness_probe,
+            md5_etag: u.md5_etag.unwrap_or(true),
             write_timeout: duration(
                 "upstream.write_timeout",
                 u.write_timeout,

@@ -283,7 +283,9 @@ impl AuthProxy {
         }
 
         let is_put = req.method == http::Method::PUT;
-        let compute_md5 = is_put && self.config.upstream.kind == UpstreamKind::Http;
+        let compute_md5 = is_put
+            && self.config.upstream.kind == UpstreamKind::Http
+            && self.config.upstream.md5_etag;
         let mut check = match chunked_mode {
             Some(mode) => {
                 // The mode comes from x-amz-content-sha256 alone: minio-go sends signed chunks
