@@ -52,13 +52,13 @@ if ! command -v cargo >/dev/null 2>&1; then
 fi
 
 # --- Python for the boto3 tests -----------------------------------------------------------------
-venv_ok() { [ -x .venv-test/bin/python ] && .venv-test/bin/python -c 'import boto3, requests' >/dev/null 2>&1; }
+venv_ok() { [ -x .venv-test/bin/python ] && .venv-test/bin/python -c 'import boto3, requests, awscrt' >/dev/null 2>&1; }
 if ! venv_ok; then
-    log "creating .venv-test with boto3, requests, pytest"
+    log "creating .venv-test with boto3, requests, pytest, awscrt (CRC32C/CRC64NVME checksums)"
     rm -rf .venv-test
     python3 -m venv .venv-test
     .venv-test/bin/python -m pip install --quiet --upgrade pip >/dev/null
-    .venv-test/bin/python -m pip install --quiet boto3 requests pytest
+    .venv-test/bin/python -m pip install --quiet boto3 requests pytest awscrt
 fi
 venv_ok || { log ".venv-test cannot import boto3 and requests"; exit 1; }
 PYTHON="$PWD/.venv-test/bin/python"
