@@ -534,7 +534,7 @@ fn valid_host_port(address: &str) -> bool {
 
 fn check_pem(key: &str, path: &Path, label: &str, p: &mut impl FnMut(String)) {
     match std::fs::read_to_string(path) {
-        Ok(text) if text.contains(&format!("-----BEGIN ")) && text.contains(label) => {}
+        Ok(text) if text.contains("-----BEGIN ") && text.contains(label) => {}
         Ok(_) => p(format!(
             "{key} = {}: not a PEM file with a {label} block",
             path.display()

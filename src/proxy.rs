@@ -87,6 +87,8 @@ pub struct RequestCtx {
 }
 
 /// The body verifier a request needs.
+// One per request, inside its context: the size difference of the variants costs nothing.
+#[allow(clippy::large_enum_variant)]
 enum BodyCheck {
     /// A plain body: whole-payload digest, Content-MD5, checksums.
     Whole(PayloadVerifier),
