@@ -361,19 +361,18 @@ else
     show "$TMP/s3-3.log"; fail "kube pod: signed S3 PUT/GET"
     podman logs "$pod-proxy" 2>&1 | tail -20 | show; podman logs "$pod-nginx" 2>&1 | tail -20 | show
 fi
-# nginx listens on the pod's loopback: from the host, the pod's address answers on the proxy's
-# port (the control) but not on nginx's.
-pod_ip=$(podman inspect "$pod-proxy" --format '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' 2>/dev/null)
-[ -n "$pod_ip" ] || pod_ip=$(podman inspect "$(podman pod inspect "$pod" --format '{{.InfraContainerID}}')" \
-    --format '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' 2>/dev/null)
-ctl=$(http_code "http://$pod_ip:8080/demo/deploy-test/object.bin")
-ngx=$(http_code "http://$pod_ip:8081/demo/deploy-test/object.bin")
+# nginx listens on the pod's loopback only. Read the listening sockets inside the pod's network
+# namespace (nsenter + ss) rather than connecting to the pod's address: tests send traffic to
+# loopback only.
+nginx_pid=$(podman inspect "$pod-nginx" --format '{{.State.Pid}}' 2>/dev/null)
+listeners=$(nsenter -t "$nginx_pid" -n ss -Hltn 2>/dev/null | awk '{print $4}' | sort -u | tr '\n' ' ')
 ports=$(podman pod inspect "$pod" --format '{{json .InfraConfig.PortBindings}}' 2>/dev/null)
-if [ -n "$pod_ip" ] && [ "$ctl" = 403 ] && [ "$ngx" = 000 ] && ! grep -q '8081' <<<"$ports" \
+if [ -n "$nginx_pid" ] && grep -q '127\.0\.0\.1:8081' <<<"$listeners" \
+    && ! grep -Eq '(0\.0\.0\.0|\*|\[::\]):8081' <<<"$listeners" && ! grep -q '8081' <<<"$ports" \
     && ! grep -q '"HostIp":""' <<<"$ports" && ! grep -q '0\.0\.0\.0' <<<"$ports"; then
-    pass "kube pod: nginx not reachable from the host (pod $pod_ip:8081 refused; :8080, the proxy, answers 403 unsigned); only 127.0.0.1 ports published"
+    pass "kube pod: nginx listens on the pod's 127.0.0.1:8081 only (pod listeners: $listeners); only 127.0.0.1 ports published, none for nginx"
 else
-    fail "kube pod: nginx exposure (ip=$pod_ip proxy=$ctl nginx=$ngx ports=$ports)"
+    fail "kube pod: nginx exposure (listeners=$listeners ports=$ports)"
 fi
 creds=$(podman volume inspect "s3-auth-proxy-credentials-$RUN" --format '{{.Mountpoint}}' 2>/dev/null)
 if (cd "$DT" && "$PY" secret_rotation.py "$creds" "http://127.0.0.1:$P3" demo) >"$TMP/rotate.log" 2>&1; then
