@@ -1518,35 +1518,7 @@ mod tests {
 
     // ---- running ----
 
-    /// What happened when a body was fed in pieces.
-    #[derive(Debug, PartialEq)]
-    struct Run {
-        /// Everything `feed` released.
-        before_finish: Vec<u8>,
-        /// The first error, or what `finish` released.
-        outcome: Result<Bytes, S3Error>,
-    }
-
-    fn run(verifier: &mut AwsChunkedVerifier, pieces: &[&[u8]]) -> Run {
-        let mut before_finish = Vec::new();
-        for piece in pieces {
-            match verifier.feed(Bytes::copy_from_slice(piece)) {
-                Ok(released) => before_finish.extend_from_slice(&released),
-                Err(err) => {
-                    // The failure sticks.
-                    assert_eq!(verifier.finish().as_ref().err(), Some(&err));
-                    return Run {
-                        before_finish,
-                        outcome: Err(err),
-                    };
-                }
-            }
-        }
-        Run {
-            before_finish,
-            outcome: verifier.finish(),
-        }
-    }
+    use crate::body::test_driver::{run, Run};
 
     fn run_with(expect: &ChunkedExpectations, pieces: &[&[u8]]) -> Run {
         let mut verifier = AwsChunkedVerifier::new(expect.clone()).expect("valid expectations");

@@ -23,3 +23,47 @@ pub trait BodyVerifier: Send + Sync {
     /// The client's body has ended. Returns the held-back remainder if every check passed.
     fn finish(&mut self) -> Result<Bytes, S3Error>;
 }
+
+/// A driver for the verifiers' tests: feed pieces, then finish.
+#[cfg(test)]
+pub(crate) mod test_driver {
+    use bytes::Bytes;
+
+    use super::BodyVerifier;
+    use crate::error::S3Error;
+
+    /// What happened when a body was fed in the given pieces.
+    #[derive(Debug, PartialEq)]
+    pub(crate) struct Run {
+        /// Everything released by `feed`.
+        pub(crate) before_finish: Vec<u8>,
+        /// The first error, or what `finish` released.
+        pub(crate) outcome: Result<Bytes, S3Error>,
+    }
+
+    /// Feed `pieces` one by one, then finish. A failure must stick: `finish` after it returns
+    /// the same error.
+    pub(crate) fn run(verifier: &mut dyn BodyVerifier, pieces: &[&[u8]]) -> Run {
+        let mut before_finish = Vec::new();
+        for piece in pieces {
+            match verifier.feed(Bytes::copy_from_slice(piece)) {
+                Ok(released) => before_finish.extend_from_slice(&released),
+                Err(err) => {
+                    assert_eq!(
+                        verifier.finish().as_ref().err(),
+                        Some(&err),
+                        "the failure sticks"
+                    );
+                    return Run {
+                        before_finish,
+                        outcome: Err(err),
+                    };
+                }
+            }
+        }
+        Run {
+            before_finish,
+            outcome: verifier.finish(),
+        }
+    }
+}

@@ -430,32 +430,7 @@ mod tests {
         }
     }
 
-    /// What happened when a body was fed in the given pieces.
-    struct Run {
-        /// Everything released by `feed`.
-        before_finish: Vec<u8>,
-        /// The first error, or what `finish` released.
-        outcome: Result<Bytes, S3Error>,
-    }
-
-    fn run(verifier: &mut PayloadVerifier, pieces: &[&[u8]]) -> Run {
-        let mut before_finish = Vec::new();
-        for piece in pieces {
-            match verifier.feed(Bytes::copy_from_slice(piece)) {
-                Ok(released) => before_finish.extend_from_slice(&released),
-                Err(err) => {
-                    return Run {
-                        before_finish,
-                        outcome: Err(err),
-                    }
-                }
-            }
-        }
-        Run {
-            before_finish,
-            outcome: verifier.finish(),
-        }
-    }
+    use crate::body::test_driver::{run, Run};
 
     fn run_whole(expect: PayloadExpectations, body: &[u8]) -> Run {
         run(&mut PayloadVerifier::new(expect), &[body])
