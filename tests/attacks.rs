@@ -430,24 +430,14 @@ fn signed_streaming_put(proxy: &Proxy, target: &str, chunks: &[Vec<u8>]) -> Requ
 /// A `STREAMING-UNSIGNED-PAYLOAD-TRAILER` upload of `data` in one chunk (none when empty), then
 /// the final chunk with this `x-amz-checksum-crc32` trailer value.
 fn unsigned_trailer_put(proxy: &Proxy, target: &str, data: &[u8], crc32_trailer: &str) -> Request {
-    let mut body = Vec::new();
-    if !data.is_empty() {
-        body.extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
-        body.extend_from_slice(data);
-        body.extend_from_slice(b"\r\n");
-    }
-    body.extend_from_slice(format!("0\r\nx-amz-checksum-crc32:{crc32_trailer}\r\n\r\n").as_bytes());
-    let mut put = proxy
-        .request("PUT", target)
-        .header("content-encoding", "aws-chunked")
-        .header("x-amz-decoded-content-length", &data.len().to_string())
-        .header("x-amz-trailer", "x-amz-checksum-crc32")
-        .body(body);
-    Signer::default().sign(
-        &mut put,
-        Payload::Declared("STREAMING-UNSIGNED-PAYLOAD-TRAILER".to_string()),
-    );
-    put
+    support::streaming::unsigned_trailer_put(
+        proxy,
+        target,
+        data,
+        data.len(),
+        "x-amz-checksum-crc32",
+        &[("x-amz-checksum-crc32", crc32_trailer.to_string())],
+    )
 }
 
 #[test]

@@ -15,6 +15,7 @@ use aws_sigv4::sign::v4;
 use aws_smithy_runtime_api::client::identity::Identity;
 use aws_smithy_runtime_api::http::Headers;
 use support::signer::{signature_of, with_one_hex_digit_changed};
+use support::streaming::unsigned_trailer_put;
 use support::{
     crc32_base64, patterned_bytes, Nginx, Payload, Proxy, ProxyOptions, Request, Signer,
     ACCESS_KEY, SECRET_KEY,
@@ -22,7 +23,6 @@ use support::{
 
 const SIGNED: &str = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD";
 const SIGNED_TRAILER: &str = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER";
-const UNSIGNED_TRAILER: &str = "STREAMING-UNSIGNED-PAYLOAD-TRAILER";
 const KIB: usize = 1024;
 const MIB: usize = 1024 * 1024;
 
@@ -213,37 +213,6 @@ fn split(data: &[u8], chunk: usize) -> Vec<&[u8]> {
 fn signed_streaming_put(proxy: &Proxy, target: &str, data: &[u8], chunk: usize) -> Request {
     let mut put = proxy.request("PUT", target);
     Signer::default().sign_streaming(&mut put, &split(data, chunk));
-    put
-}
-
-/// A `STREAMING-UNSIGNED-PAYLOAD-TRAILER` upload of `data` in chunks of `chunk` bytes, declaring
-/// `declared` in x-amz-trailer and sending `trailers` after the final chunk.
-fn unsigned_trailer_put(
-    proxy: &Proxy,
-    target: &str,
-    data: &[u8],
-    chunk: usize,
-    declared: &str,
-    trailers: &[(&str, String)],
-) -> Request {
-    let mut body = Vec::new();
-    for piece in data.chunks(chunk) {
-        body.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
-        body.extend_from_slice(piece);
-        body.extend_from_slice(b"\r\n");
-    }
-    body.extend_from_slice(b"0\r\n");
-    for (name, value) in trailers {
-        body.extend_from_slice(format!("{name}:{value}\r\n").as_bytes());
-    }
-    body.extend_from_slice(b"\r\n");
-    let mut put = proxy
-        .request("PUT", target)
-        .header("content-encoding", "aws-chunked")
-        .header("x-amz-decoded-content-length", &data.len().to_string())
-        .header("x-amz-trailer", declared)
-        .body(body);
-    Signer::default().sign(&mut put, Payload::Declared(UNSIGNED_TRAILER.to_string()));
     put
 }
 
@@ -545,9 +514,11 @@ fn a_decoded_content_length_smaller_than_the_payload_is_refused() {
 
 #[test]
 fn a_chunk_larger_than_the_configured_max_chunk_size_is_refused() {
-    let mut options = ProxyOptions::default();
-    // extra_server is written at the end of [server]: a new table may start there.
-    options.extra_server = "\n[limits]\nmax_chunk_size = 4096\n".to_string();
+    let options = ProxyOptions {
+        // extra_server is written at the end of [server]: a new table may start there.
+        extra_server: "\n[limits]\nmax_chunk_size = 4096\n".to_string(),
+        ..ProxyOptions::default()
+    };
     let (nginx, proxy) = nginx_and_proxy_with(options);
     let data = patterned_bytes(10_000);
 

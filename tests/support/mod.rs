@@ -14,6 +14,7 @@ pub mod http;
 pub mod nginx;
 pub mod proxy;
 pub mod signer;
+pub mod streaming;
 pub mod tls;
 
 pub use self::http::{Connection, Request, Response};
