@@ -444,6 +444,8 @@ impl ProxyHttp for AuthProxy {
         _ctx: &mut RequestCtx,
     ) -> Result<()> {
         session.set_read_timeout(Some(self.config.server.read_timeout));
+        // How long an idle client connection is kept for its next request.
+        session.set_keepalive(Some(self.config.server.keepalive_timeout.as_secs()));
         session.set_write_timeout(Some(self.config.server.write_timeout));
         Ok(())
     }
