@@ -22,9 +22,13 @@ pub enum S3ErrorCode {
     InvalidAccessKeyId,
     InvalidArgument,
     InvalidDigest,
+    InvalidPolicyDocument,
     InvalidRange,
     InvalidRequest,
     MalformedPOSTRequest,
+    /// The form fields before the file are larger than `limits.post_max_prefix` (S3's
+    /// `MaxPostPreDataLengthExceededError`).
+    MaxPostPreDataLengthExceeded,
     MethodNotAllowed,
     MissingContentLength,
     MissingSecurityHeader,
@@ -58,9 +62,11 @@ impl S3ErrorCode {
             InvalidAccessKeyId => "InvalidAccessKeyId",
             InvalidArgument => "InvalidArgument",
             InvalidDigest => "InvalidDigest",
+            InvalidPolicyDocument => "InvalidPolicyDocument",
             InvalidRange => "InvalidRange",
             InvalidRequest => "InvalidRequest",
             MalformedPOSTRequest => "MalformedPOSTRequest",
+            MaxPostPreDataLengthExceeded => "MaxPostPreDataLengthExceededError",
             MethodNotAllowed => "MethodNotAllowed",
             MissingContentLength => "MissingContentLength",
             MissingSecurityHeader => "MissingSecurityHeader",
@@ -90,8 +96,10 @@ impl S3ErrorCode {
             | IncompleteBody
             | InvalidArgument
             | InvalidDigest
+            | InvalidPolicyDocument
             | InvalidRequest
             | MalformedPOSTRequest
+            | MaxPostPreDataLengthExceeded
             | MissingSecurityHeader
             | XAmzContentSHA256Mismatch => 400,
             MissingContentLength => 411,

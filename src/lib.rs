@@ -1,5 +1,5 @@
 //! s3-auth-proxy: AWS Signature Version 4 authentication in front of a storage backend that has
-//! none. The verification core (`sigv4`, `body`) is pure and I/O-free; `proxy` is the thin
+//! none. The verification core (`sigv4`, `sigv2`, `body`, `post`) is pure and I/O-free; `proxy` is the thin
 //! Pingora shell around it.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -9,7 +9,9 @@ pub mod config;
 pub mod credentials;
 pub mod error;
 pub mod ops;
+pub mod post;
 pub mod proxy;
 pub mod server;
+pub mod sigv2;
 pub mod sigv4;
 pub mod target;

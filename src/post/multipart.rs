@@ -1,0 +1,1 @@
+//! A sans-I/O streaming `multipart/form-data` reader (to be written).

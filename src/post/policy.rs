@@ -1,0 +1,1 @@
+//! POST policy documents: parsing, signature and condition evaluation (to be written).

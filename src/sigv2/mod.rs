@@ -1,0 +1,1 @@
+//! Pure SigV2 verification (to be written).
