@@ -20,6 +20,14 @@ pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(25);
 pub const DEFAULT_SECRETS_POLL_INTERVAL: Duration = Duration::from_secs(2);
 /// Default `limits.max_chunk_size` (used by aws-chunked uploads).
 pub const DEFAULT_MAX_CHUNK_SIZE: u64 = 16 * 1024 * 1024;
+/// Default `limits.post_max_field_size`: one form field (boto3's policies are a few KiB).
+pub const DEFAULT_POST_MAX_FIELD_SIZE: usize = 64 * 1024;
+/// Default `limits.post_max_prefix`: everything before the file of a POST form.
+pub const DEFAULT_POST_MAX_PREFIX: usize = 1024 * 1024;
+/// Default `limits.post_max_parts`: fields before the file of a POST form.
+pub const DEFAULT_POST_MAX_PARTS: usize = 1000;
+/// Largest value accepted for the POST size limits (they are held in memory per request).
+const MAX_POST_PREFIX_LIMIT: u64 = 64 * 1024 * 1024;
 
 // ---------------------------------------------------------------------------------------------
 // Stage 1: the file as written.
@@ -34,6 +42,22 @@ struct RawConfig {
     limits: RawLimits,
     #[serde(default)]
     log: RawLog,
+    #[serde(default)]
+    cors: Vec<RawCorsRule>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCorsRule {
+    #[serde(default)]
+    buckets: Vec<String>,
+    allowed_origins: Vec<String>,
+    allowed_methods: Vec<String>,
+    #[serde(default)]
+    allowed_headers: Vec<String>,
+    #[serde(default)]
+    expose_headers: Vec<String>,
+    max_age: Option<DurationValue>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -78,12 +102,16 @@ struct RawAuth {
     identity_header: Option<String>,
     signature_diagnostics: Option<bool>,
     secrets_poll_interval: Option<DurationValue>,
+    sigv2: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawLimits {
     max_chunk_size: Option<SizeValue>,
+    post_max_field_size: Option<SizeValue>,
+    post_max_prefix: Option<SizeValue>,
+    post_max_parts: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -206,6 +234,8 @@ pub struct AuthConfig {
     pub signature_diagnostics: bool,
     /// How often the secrets file is re-read.
     pub secrets_poll_interval: Duration,
+    /// Whether Signature Version 2 requests are verified (`auth.sigv2`, default on) or refused.
+    pub sigv2: bool,
 }
 
 /// `[limits]`: every resource limit, named.
@@ -213,6 +243,12 @@ pub struct AuthConfig {
 pub struct Limits {
     /// Largest aws-chunked chunk buffered for verification (`limits.max_chunk_size`).
     pub max_chunk_size: u64,
+    /// POST forms: largest value of one field before the file (`limits.post_max_field_size`).
+    pub post_max_field_size: usize,
+    /// POST forms: largest size of everything before the file (`limits.post_max_prefix`).
+    pub post_max_prefix: usize,
+    /// POST forms: most parts before the file (`limits.post_max_parts`).
+    pub post_max_parts: usize,
 }
 
 /// `[log]`.
@@ -237,6 +273,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// `[limits]`.
     pub limits: Limits,
+    /// `[[cors]]` rules, in order.
+    pub cors: crate::cors::CorsRules,
     /// `[log]`.
     pub log: LogConfig,
 }
@@ -465,6 +503,7 @@ impl Config {
                 DEFAULT_SECRETS_POLL_INTERVAL,
                 &mut p,
             ),
+            sigv2: a.sigv2.unwrap_or(true),
         };
 
         // [limits]
@@ -475,7 +514,94 @@ impl Config {
                 DEFAULT_MAX_CHUNK_SIZE
             }),
         };
-        let limits = Limits { max_chunk_size };
+        let mut size_limit = |key: &str, value: Option<SizeValue>, default: usize| match value {
+            None => default,
+            Some(v) => match parse_size(&v) {
+                Ok(n) if n > 0 && n <= MAX_POST_PREFIX_LIMIT => n as usize,
+                Ok(n) => {
+                    p(format!(
+                        "{key} = {n}: must be between 1 byte and {MAX_POST_PREFIX_LIMIT} bytes"
+                    ));
+                    default
+                }
+                Err(e) => {
+                    p(format!("{key}: {e}"));
+                    default
+                }
+            },
+        };
+        let post_max_field_size = size_limit(
+            "limits.post_max_field_size",
+            raw.limits.post_max_field_size,
+            DEFAULT_POST_MAX_FIELD_SIZE,
+        );
+        let post_max_prefix = size_limit(
+            "limits.post_max_prefix",
+            raw.limits.post_max_prefix,
+            DEFAULT_POST_MAX_PREFIX,
+        );
+        let post_max_parts = raw.limits.post_max_parts.unwrap_or(DEFAULT_POST_MAX_PARTS);
+        if post_max_parts == 0 || post_max_parts > 100_000 {
+            p(format!(
+                "limits.post_max_parts = {post_max_parts}: must be between 1 and 100000"
+            ));
+        }
+        let limits = Limits {
+            max_chunk_size,
+            post_max_field_size,
+            post_max_prefix,
+            post_max_parts,
+        };
+
+        let mut cors_rules = Vec::new();
+        for (i, rule) in raw.cors.into_iter().enumerate() {
+            let at = format!("cors[{i}]");
+            if rule.allowed_origins.is_empty() {
+                p(format!("{at}.allowed_origins: list at least one origin (or \"*\")"));
+            }
+            for origin in &rule.allowed_origins {
+                if let Err(e) = crate::cors::validate_origin(origin) {
+                    p(format!("{at}.allowed_origins: {e}"));
+                }
+            }
+            if rule.allowed_methods.is_empty() {
+                p(format!("{at}.allowed_methods: list at least one method"));
+            }
+            let allowed_methods: Vec<String> = rule
+                .allowed_methods
+                .iter()
+                .map(|m| m.to_ascii_uppercase())
+                .collect();
+            for m in &allowed_methods {
+                if !crate::cors::CORS_METHODS.contains(&m.as_str()) {
+                    p(format!(
+                        "{at}.allowed_methods: {m:?} is not one of GET, PUT, POST, DELETE, HEAD"
+                    ));
+                }
+            }
+            for h in &rule.allowed_headers {
+                if h.matches('*').count() > 1 {
+                    p(format!("{at}.allowed_headers: {h:?} has more than one `*`"));
+                }
+            }
+            let max_age = rule.max_age.map(|v| {
+                let key = format!("{at}.max_age");
+                duration(&key, Some(v), Duration::ZERO, &mut p)
+            });
+            cors_rules.push(crate::cors::CorsRule {
+                buckets: rule.buckets,
+                allowed_origins: rule.allowed_origins,
+                allowed_methods,
+                allowed_headers: rule
+                    .allowed_headers
+                    .iter()
+                    .map(|h| h.to_ascii_lowercase())
+                    .collect(),
+                expose_headers: rule.expose_headers,
+                max_age,
+            });
+        }
+        let cors = crate::cors::CorsRules::new(cors_rules);
 
         // [log]
         let log = LogConfig {
@@ -496,6 +622,7 @@ impl Config {
                 upstream,
                 auth,
                 limits,
+                cors,
                 log,
             })
         } else {
@@ -650,6 +777,49 @@ region = "us-east-1"
         assert_eq!(c.auth.secrets_file, dir.path().join("secrets.toml"));
         assert_eq!(c.server.shutdown_grace, Duration::from_secs(25));
         assert_eq!(c.limits.max_chunk_size, 16 * 1024 * 1024);
+    }
+
+    #[test]
+    fn post_limits_sigv2_and_cors_have_defaults_and_can_be_set() {
+        let dir = base_dir_with_secrets();
+        let c = Config::from_toml(MINIMAL, Path::new("proxy.toml"), dir.path()).unwrap();
+        assert_eq!(c.limits.post_max_field_size, 64 * 1024);
+        assert_eq!(c.limits.post_max_prefix, 1024 * 1024);
+        assert_eq!(c.limits.post_max_parts, 1000);
+        assert!(c.auth.sigv2);
+        assert!(c.cors.is_empty());
+
+        let text = format!(
+            "{MINIMAL}sigv2 = false\n[limits]\npost_max_field_size = \"8KiB\"\npost_max_prefix = 20000\npost_max_parts = 10\n\
+             [[cors]]\nallowed_origins = [\"https://app.example.com\"]\nallowed_methods = [\"put\", \"POST\"]\n\
+             allowed_headers = [\"Content-Type\"]\nexpose_headers = [\"ETag\"]\nmax_age = \"10m\"\n"
+        );
+        let c = Config::from_toml(&text, Path::new("proxy.toml"), dir.path()).unwrap();
+        assert!(!c.auth.sigv2);
+        assert_eq!(c.limits.post_max_field_size, 8 * 1024);
+        assert_eq!(c.limits.post_max_prefix, 20_000);
+        assert_eq!(c.limits.post_max_parts, 10);
+        let h = c.cors.actual("b", "https://app.example.com", "PUT");
+        assert!(h.contains(&("access-control-expose-headers", "ETag".to_string())));
+    }
+
+    #[test]
+    fn bad_cors_rules_and_post_limits_are_named() {
+        let dir = base_dir_with_secrets();
+        let text = format!(
+            "{MINIMAL}[limits]\npost_max_prefix = 0\npost_max_parts = 0\n\
+             [[cors]]\nallowed_origins = [\"app.example.com\"]\nallowed_methods = [\"PATCH\"]\n"
+        );
+        let errs = Config::from_toml(&text, Path::new("proxy.toml"), dir.path()).unwrap_err();
+        let all = errs.join("\n");
+        for needle in [
+            "limits.post_max_prefix",
+            "limits.post_max_parts",
+            "cors[0].allowed_origins",
+            "cors[0].allowed_methods",
+        ] {
+            assert!(all.contains(needle), "{needle} not in {all}");
+        }
     }
 
     #[test]

@@ -12,6 +12,8 @@ use std::fmt;
 #[allow(missing_docs)]
 pub enum S3ErrorCode {
     AccessDenied,
+    /// A CORS preflight no rule allows.
+    AccessForbidden,
     AuthorizationHeaderMalformed,
     AuthorizationQueryParametersError,
     BadDigest,
@@ -52,6 +54,7 @@ impl S3ErrorCode {
         use S3ErrorCode::*;
         match self {
             AccessDenied => "AccessDenied",
+            AccessForbidden => "AccessForbidden",
             AuthorizationHeaderMalformed => "AuthorizationHeaderMalformed",
             AuthorizationQueryParametersError => "AuthorizationQueryParametersError",
             BadDigest => "BadDigest",
@@ -87,7 +90,7 @@ impl S3ErrorCode {
     pub fn http_status(self) -> u16 {
         use S3ErrorCode::*;
         match self {
-            AccessDenied | InvalidAccessKeyId | SignatureDoesNotMatch | RequestTimeTooSkewed => 403,
+            AccessDenied | AccessForbidden | InvalidAccessKeyId | SignatureDoesNotMatch | RequestTimeTooSkewed => 403,
             AuthorizationHeaderMalformed
             | AuthorizationQueryParametersError
             | BadDigest

@@ -6,6 +6,7 @@
 
 pub mod body;
 pub mod config;
+pub mod cors;
 pub mod credentials;
 pub mod error;
 pub mod ops;

@@ -26,6 +26,7 @@ use crate::body::chunked::{
 use crate::body::payload::{PayloadExpectations, PayloadVerifier};
 use crate::body::BodyVerifier;
 use crate::config::{Config, UpstreamKind};
+use crate::cors::Preflight;
 use crate::credentials::{Action, CredentialStore};
 use crate::error::{S3Error, S3ErrorCode};
 use crate::ops::{method_label, status_class, InFlight, Lifecycle, Metrics};
@@ -84,6 +85,8 @@ pub struct RequestCtx {
     put_md5: Option<String>,
     /// `kind = "http"`: replace the backend's error body by this S3 XML document.
     replacement_body: Option<Bytes>,
+    /// CORS headers every answer to this request gets (its Origin matched a `[[cors]]` rule).
+    cors_headers: Vec<(&'static str, String)>,
 }
 
 /// The body verifier a request needs.
@@ -375,6 +378,71 @@ impl AuthProxy {
         Ok(())
     }
 
+    /// CORS: answer a preflight (`Some(true)`: answered), or note the headers the answer to an
+    /// actual request from an allowed origin must carry (`None`: go on).
+    async fn cors(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<Option<bool>> {
+        let req = session.req_header();
+        let Some(origin) = req
+            .headers
+            .get(header::ORIGIN)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+        else {
+            return Ok(None);
+        };
+        let raw = String::from_utf8_lossy(req.raw_path()).into_owned();
+        let (raw_path, raw_query) = raw.split_once('?').unwrap_or((&raw, ""));
+        let host = req
+            .headers
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .or_else(|| req.uri.authority().map(|a| a.as_str()))
+            .unwrap_or("");
+        let bucket = Target::resolve(
+            raw_path,
+            raw_query,
+            host,
+            &self.config.auth.virtual_host_suffixes,
+        )
+        .bucket;
+        let requested_method = req
+            .headers
+            .get(header::ACCESS_CONTROL_REQUEST_METHOD)
+            .and_then(|v| v.to_str().ok());
+        if req.method != http::Method::OPTIONS || requested_method.is_none() {
+            ctx.cors_headers = self
+                .config
+                .cors
+                .actual(&bucket, &origin, req.method.as_str());
+            return Ok(None);
+        }
+        let requested_headers = req
+            .headers
+            .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
+            .and_then(|v| v.to_str().ok());
+        match self.config.cors.preflight(
+            &bucket,
+            &origin,
+            requested_method.unwrap_or(""),
+            requested_headers,
+        ) {
+            Preflight::Allowed(headers) => {
+                let mut resp = ResponseHeader::build(200, Some(headers.len() + 2))?;
+                for (name, value) in &headers {
+                    resp.insert_header(*name, value.as_str())?;
+                }
+                resp.insert_header(header::CONTENT_LENGTH, "0")?;
+                resp.insert_header("x-amz-request-id", ctx.request_id.as_str())?;
+                session.write_response_header(Box::new(resp), true).await?;
+            }
+            Preflight::Refused(message) => {
+                let err = S3Error::new(S3ErrorCode::AccessForbidden, message);
+                self.write_error(session, ctx, &err).await?;
+            }
+        }
+        Ok(Some(true))
+    }
+
     async fn write_error(
         &self,
         session: &mut Session,
@@ -393,6 +461,9 @@ impl AuthProxy {
         resp.insert_header(header::CONTENT_TYPE, "application/xml")?;
         resp.insert_header(header::CONTENT_LENGTH, xml.len().to_string())?;
         resp.insert_header("x-amz-request-id", ctx.request_id.as_str())?;
+        for (name, value) in &ctx.cors_headers {
+            resp.insert_header(*name, value.as_str())?;
+        }
         session.set_keepalive(None);
         session
             .write_response_header(Box::new(resp), is_head)
@@ -435,6 +506,7 @@ impl ProxyHttp for AuthProxy {
             answered_error: None,
             put_md5: None,
             replacement_body: None,
+            cors_headers: Vec::new(),
         }
     }
 
@@ -451,6 +523,9 @@ impl ProxyHttp for AuthProxy {
     }
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
+        if let Some(answered) = self.cors(session, ctx).await? {
+            return Ok(answered);
+        }
         match self.admit(session, ctx).await {
             Ok(()) => {
                 let expects_continue = session
@@ -651,6 +726,9 @@ impl ProxyHttp for AuthProxy {
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         resp.insert_header("x-amz-request-id", ctx.request_id.as_str())?;
+        for (name, value) in &ctx.cors_headers {
+            resp.insert_header(*name, value.as_str())?;
+        }
         Ok(())
     }
 
