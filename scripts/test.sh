@@ -52,17 +52,27 @@ if ! command -v cargo >/dev/null 2>&1; then
 fi
 
 # --- Python for the boto3 tests -----------------------------------------------------------------
-venv_ok() { [ -x .venv-test/bin/python ] && .venv-test/bin/python -c 'import boto3, requests, awscrt' >/dev/null 2>&1; }
+venv_ok() {
+    [ -x .venv-test/bin/python ] && .venv-test/bin/python -c 'import boto3, requests, awscrt' >/dev/null 2>&1 \
+        && [ -x .venv-test/bin/aws ] && [ -x .venv-test/bin/s3cmd ]
+}
 if ! venv_ok; then
-    log "creating .venv-test with boto3, requests, pytest, awscrt (CRC32C/CRC64NVME checksums)"
+    log "creating .venv-test with boto3, requests, pytest, awscrt (CRC32C/CRC64NVME checksums), awscli, s3cmd"
     rm -rf .venv-test
     python3 -m venv .venv-test
     .venv-test/bin/python -m pip install --quiet --upgrade pip >/dev/null
-    .venv-test/bin/python -m pip install --quiet boto3 requests pytest awscrt
+    .venv-test/bin/python -m pip install --quiet boto3 requests pytest awscrt awscli s3cmd
 fi
 venv_ok || { log ".venv-test cannot import boto3 and requests"; exit 1; }
 PYTHON="$PWD/.venv-test/bin/python"
 export PYTHON
+
+# --- headless Chromium for the browser tests (tests/post_forms.rs) ------------------------------
+if is_root && have_apt; then
+    bash scripts/install-browser-deps.sh
+else
+    log "not root: the browser tests need scripts/install-browser-deps.sh to have been run once"
+fi
 
 # --- the tests ----------------------------------------------------------------------------------
 # --no-fail-fast: one failing test binary must not hide the results of the others.

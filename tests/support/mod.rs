@@ -10,9 +10,11 @@
 // Every test binary compiles this module but uses only part of it.
 #![allow(dead_code, unused_imports)]
 
+pub mod browser;
 pub mod http;
 pub mod nginx;
 pub mod proxy;
+pub mod python;
 pub mod signer;
 pub mod streaming;
 pub mod tls;
