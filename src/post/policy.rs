@@ -691,7 +691,9 @@ fn substituted_key(prefix: &FormPrefix) -> Option<String> {
 ///   base name; an empty result → `InvalidArgument`.
 /// - Header fields become upstream headers (lower-case names). A name that is not an HTTP token
 ///   or a value with control characters (CR, LF, NUL…) → `InvalidArgument`: they would split or
-///   corrupt the upstream request head.
+///   corrupt the upstream request head. The file part's own `Content-Type` is not forwarded:
+///   a policy can only constrain the `Content-Type` field, so a type the signer never approved
+///   must not reach the object.
 /// - `success_action_redirect` (or the legacy `redirect`) when it is an `http(s)` URL of visible
 ///   ASCII, else `success_action_status` 200 / 201 / 204; anything else → 204. S3 ignores an
 ///   invalid redirect or status the same way.
@@ -1741,6 +1743,11 @@ mod tests {
             let err = outcome(&[("key", "k"), field], None).unwrap_err();
             assert_eq!(err.code, S3ErrorCode::InvalidArgument, "{field:?}");
         }
+        // The file part's own Content-Type is not a header source.
+        let mut prefix = form(&[("key", "k")], Some("a.html"));
+        prefix.file.content_type = Some("text/html".into());
+        let o = form_outcome(&policy("[]"), &prefix, "AK").unwrap();
+        assert!(o.upstream_headers.is_empty());
         // UTF-8 metadata is passed on as is.
         assert!(outcome(&[("key", "k"), ("x-amz-meta-name", "Zoë")], None).is_ok());
     }
