@@ -179,13 +179,9 @@ pub fn verify(
         ));
     };
     if !signatures_match(&encode_signature(&mac), &claim.signature) {
-        // S3 also returns `SignatureProvided`; `S3Error` has no field for it, and the client
-        // knows what it sent. There is no canonical request in SigV2.
-        return Err(S3Error {
-            string_to_sign: Some(String::from_utf8_lossy(&string_to_sign).into_owned()),
-            canonical_request: None,
-            ..S3Error::signature_mismatch(String::new(), String::new())
-        });
+        return Err(signature_mismatch(
+            String::from_utf8_lossy(&string_to_sign).into_owned(),
+        ));
     }
     Ok(AuthorizedV2 {
         access_key: claim.access_key,
@@ -201,12 +197,12 @@ fn mechanism<'a>(req: &RequestParts<'a>) -> Result<Option<&'a str>, S3Error> {
     if values.next().is_some() {
         return Err(malformed_header());
     }
+    // SigV4 query parameters next to a SigV2 signature: two mechanisms, which one authorises?
+    if crate::sigv4::presign::is_presigned(req.raw_query) {
+        return Err(only_one_mechanism());
+    }
     match (header, has_presign_params(req.raw_query)) {
-        (Some(_), true) => Err(S3Error::new(
-            S3ErrorCode::InvalidArgument,
-            "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, \
-             Signature query string parameter or the Authorization header should be specified",
-        )),
+        (Some(_), true) => Err(only_one_mechanism()),
         (None, false) => Err(S3Error::new(
             S3ErrorCode::AccessDenied,
             "Anonymous access is not allowed",
@@ -214,6 +210,15 @@ fn mechanism<'a>(req: &RequestParts<'a>) -> Result<Option<&'a str>, S3Error> {
         (Some(value), false) => value.to_str().map(Some).map_err(|_| malformed_header()),
         (None, true) => Ok(None),
     }
+}
+
+/// S3's answer to a request signed two ways at once.
+fn only_one_mechanism() -> S3Error {
+    S3Error::new(
+        S3ErrorCode::InvalidArgument,
+        "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, \
+             Signature query string parameter or the Authorization header should be specified",
+    )
 }
 
 /// What S3 answers for `Authorization: AWS` without a well-formed `id:signature` (code
@@ -414,13 +419,20 @@ pub fn verify_post_signature(
         ));
     };
     if !signatures_match(&encode_signature(&mac), signature_b64) {
-        return Err(S3Error {
-            string_to_sign: Some(policy_b64.to_owned()),
-            canonical_request: None,
-            ..S3Error::signature_mismatch(String::new(), String::new())
-        });
+        return Err(signature_mismatch(policy_b64.to_owned()));
     }
     Ok(())
+}
+
+/// `SignatureDoesNotMatch` with the string to sign we computed. SigV2 has no canonical request.
+/// S3 also returns `SignatureProvided`; `S3Error` has no field for it, and the client knows what
+/// it sent.
+fn signature_mismatch(string_to_sign: String) -> S3Error {
+    S3Error {
+        string_to_sign: Some(string_to_sign),
+        canonical_request: None,
+        ..S3Error::signature_mismatch(String::new(), String::new())
+    }
 }
 
 #[cfg(test)]

@@ -618,14 +618,20 @@ fn malformed_authorization_is_an_invalid_argument() {
         req.verify(&keys(), at(T)).unwrap_err().code,
         S3ErrorCode::InvalidArgument
     );
-    // Header and query at once.
-    let req = get("/b/k", "Signature=x&AWSAccessKeyId=y&Expires=1")
-        .header("date", T_HTTP)
-        .header("authorization", "AWS AKIDV2TEST:c2ln");
-    assert_eq!(
-        req.verify(&keys(), at(T)).unwrap_err().code,
-        S3ErrorCode::InvalidArgument
-    );
+    // Header and query at once, SigV2's query or SigV4's.
+    for query in [
+        "Signature=x&AWSAccessKeyId=y&Expires=1",
+        "X-Amz-Signature=00&X-Amz-Credential=x",
+    ] {
+        let req = get("/b/k", query)
+            .header("date", T_HTTP)
+            .header("authorization", "AWS AKIDV2TEST:c2ln");
+        assert_eq!(
+            req.verify(&keys(), at(T)).unwrap_err().code,
+            S3ErrorCode::InvalidArgument,
+            "{query}"
+        );
+    }
 }
 
 fn presigned(path: &str, extra_query: &str, expires: i64, sts: &str) -> Request {
