@@ -1058,3 +1058,18 @@ allow = ["read:logs/day-?.txt", "write:exact/key.bin"]
         );
     }
 }
+
+/// SigV2 signs with the secret itself (HMAC-SHA1), so there is no derived key to cache: the HMAC
+/// is computed here and only its result leaves the store. (Kept after the test module so the
+/// SigV2 work only appended to this file.)
+#[allow(clippy::items_after_test_module)]
+impl crate::sigv2::SigV2Keys for CredentialStore {
+    fn hmac_sha1(&self, access_key: &str, data: &[u8]) -> Option<[u8; 20]> {
+        let loaded = self.current();
+        let credential = loaded.set.get(access_key)?;
+        Some(crate::sigv2::hmac_sha1(
+            credential.secret.expose().as_bytes(),
+            data,
+        ))
+    }
+}
