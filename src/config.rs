@@ -557,7 +557,9 @@ impl Config {
         for (i, rule) in raw.cors.into_iter().enumerate() {
             let at = format!("cors[{i}]");
             if rule.allowed_origins.is_empty() {
-                p(format!("{at}.allowed_origins: list at least one origin (or \"*\")"));
+                p(format!(
+                    "{at}.allowed_origins: list at least one origin (or \"*\")"
+                ));
             }
             for origin in &rule.allowed_origins {
                 if let Err(e) = crate::cors::validate_origin(origin) {

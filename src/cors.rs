@@ -244,7 +244,10 @@ mod tests {
             Some("https://app.example.com")
         );
         assert_eq!(header(&h, "access-control-allow-credentials"), Some("true"));
-        assert_eq!(header(&h, "access-control-allow-methods"), Some("PUT, POST"));
+        assert_eq!(
+            header(&h, "access-control-allow-methods"),
+            Some("PUT, POST")
+        );
         assert_eq!(
             header(&h, "access-control-allow-headers"),
             Some("content-type, x-amz-meta-tag")
@@ -309,8 +312,12 @@ mod tests {
             Some("https://app.example.com")
         );
         assert_eq!(header(&h, "access-control-expose-headers"), Some("ETag"));
-        assert!(rules.actual("b", "https://app.example.com", "GET").is_empty());
-        assert!(rules.actual("b", "https://other.example", "POST").is_empty());
+        assert!(rules
+            .actual("b", "https://app.example.com", "GET")
+            .is_empty());
+        assert!(rules
+            .actual("b", "https://other.example", "POST")
+            .is_empty());
     }
 
     #[test]
@@ -325,7 +332,10 @@ mod tests {
             Some("x-amz-request-id")
         );
         let other = rules.actual("docs", "https://app.example.com", "PUT");
-        assert_eq!(header(&other, "access-control-expose-headers"), Some("ETag"));
+        assert_eq!(
+            header(&other, "access-control-expose-headers"),
+            Some("ETag")
+        );
     }
 
     #[test]

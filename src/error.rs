@@ -90,7 +90,11 @@ impl S3ErrorCode {
     pub fn http_status(self) -> u16 {
         use S3ErrorCode::*;
         match self {
-            AccessDenied | AccessForbidden | InvalidAccessKeyId | SignatureDoesNotMatch | RequestTimeTooSkewed => 403,
+            AccessDenied
+            | AccessForbidden
+            | InvalidAccessKeyId
+            | SignatureDoesNotMatch
+            | RequestTimeTooSkewed => 403,
             AuthorizationHeaderMalformed
             | AuthorizationQueryParametersError
             | BadDigest

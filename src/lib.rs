@@ -9,6 +9,8 @@ pub mod config;
 pub mod cors;
 pub mod credentials;
 pub mod error;
+pub mod form_upload;
+pub mod generate;
 pub mod ops;
 pub mod post;
 pub mod proxy;

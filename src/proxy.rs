@@ -29,6 +29,7 @@ use crate::config::{Config, UpstreamKind};
 use crate::cors::Preflight;
 use crate::credentials::{Action, CredentialStore};
 use crate::error::{S3Error, S3ErrorCode};
+use crate::form_upload::{self, FormOutcome, FormUpload};
 use crate::ops::{method_label, status_class, InFlight, Lifecycle, Metrics};
 use crate::sigv4::{self, Authorized, PayloadMode, RequestParts};
 use crate::target::Target;
@@ -87,6 +88,8 @@ pub struct RequestCtx {
     replacement_body: Option<Bytes>,
     /// CORS headers every answer to this request gets (its Origin matched a `[[cors]]` rule).
     cors_headers: Vec<(&'static str, String)>,
+    /// The access key that signed (header, presigned or form), for the access log.
+    access_key: Option<String>,
 }
 
 /// The body verifier a request needs.
@@ -163,6 +166,9 @@ fn decoded_content_length(headers: &http::HeaderMap) -> Result<u64, S3Error> {
         })
 }
 
+/// How much of a refused form is still read (and discarded) so the browser sees the error.
+const FORM_DRAIN_LIMIT: u64 = 8 * 1024 * 1024;
+
 /// Largest body read whole before contacting the backend (the framing and trailers of an empty
 /// aws-chunked upload); within Pingora's 64 KiB retry buffer, which replays it upstream.
 const MAX_BODY_VERIFIED_FIRST: usize = 60 * 1024;
@@ -237,6 +243,7 @@ impl AuthProxy {
             .with_label_values(&[if verified.is_ok() { "ok" } else { "refused" }])
             .observe(verify_started.elapsed().as_secs_f64());
         let authorized = verified?;
+        ctx.access_key = Some(authorized.access_key.clone());
         // Known from here on, for the access log of a later refusal too.
         ctx.target = Some(target.clone());
         ctx.authorized = Some(authorized.clone());
@@ -443,6 +450,61 @@ impl AuthProxy {
         Ok(Some(true))
     }
 
+    /// The target of a browser POST upload (`POST` of a multipart form to a bucket), if this
+    /// request is one.
+    fn form_upload_target(&self, session: &Session) -> Option<Target> {
+        let req = session.req_header();
+        if req.method != http::Method::POST {
+            return None;
+        }
+        let raw = std::str::from_utf8(req.raw_path()).ok()?;
+        let (raw_path, raw_query) = raw.split_once('?').unwrap_or((raw, ""));
+        let host = req
+            .headers
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .or_else(|| req.uri.authority().map(|a| a.as_str()))
+            .unwrap_or("");
+        let target = Target::resolve(
+            raw_path,
+            raw_query,
+            host,
+            &self.config.auth.virtual_host_suffixes,
+        );
+        (!target.bucket.is_empty()
+            && form_upload::is_form_upload(&req.method, &req.headers, &target.key))
+        .then_some(target)
+    }
+
+    /// A browser POST upload, answered here from start to end (see `form_upload`).
+    async fn form_upload(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+        mut target: Target,
+    ) -> Result<()> {
+        let upload = FormUpload {
+            config: &self.config,
+            credentials: &self.credentials,
+            bucket: &target.bucket,
+            request_id: &ctx.request_id,
+            cors_headers: &ctx.cors_headers,
+        };
+        let mut outcome = FormOutcome::default();
+        let result = upload.run(session, &mut outcome).await;
+        ctx.access_key = outcome.access_key;
+        ctx.bytes_forwarded = outcome.bytes_forwarded;
+        target.key = outcome.key.unwrap_or_default();
+        ctx.target = Some(target);
+        if let Err(err) = result {
+            if !session.is_body_done() {
+                form_upload::drain_body(session, FORM_DRAIN_LIMIT).await;
+            }
+            self.write_error(session, ctx, &err).await?;
+        }
+        Ok(())
+    }
+
     async fn write_error(
         &self,
         session: &mut Session,
@@ -507,6 +569,7 @@ impl ProxyHttp for AuthProxy {
             put_md5: None,
             replacement_body: None,
             cors_headers: Vec::new(),
+            access_key: None,
         }
     }
 
@@ -525,6 +588,10 @@ impl ProxyHttp for AuthProxy {
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
         if let Some(answered) = self.cors(session, ctx).await? {
             return Ok(answered);
+        }
+        if let Some(target) = self.form_upload_target(session) {
+            self.form_upload(session, ctx, target).await?;
+            return Ok(true);
         }
         match self.admit(session, ctx).await {
             Ok(()) => {
@@ -800,11 +867,7 @@ impl ProxyHttp for AuthProxy {
             .as_ref()
             .map(|t| (t.bucket.as_str(), t.key.as_str()))
             .unwrap_or(("", ""));
-        let access_key = ctx
-            .authorized
-            .as_ref()
-            .map(|a| a.access_key.as_str())
-            .unwrap_or("-");
+        let access_key = ctx.access_key.as_deref().unwrap_or("-");
         tracing::info!(
             target: "access",
             request_id = %ctx.request_id,

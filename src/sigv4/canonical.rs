@@ -19,7 +19,7 @@ use super::AuthKind;
 use crate::error::{S3Error, S3ErrorCode};
 
 /// Everything but the SigV4 unreserved characters `A-Z a-z 0-9 - . _ ~` is percent-encoded.
-const SIGV4_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
+pub const SIGV4_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'.')
     .remove(b'_')

@@ -60,6 +60,8 @@ pub struct ProxyOptions {
     pub extra_auth: String,
     /// Extra lines for the `[server]` table (keys not written by default only).
     pub extra_server: String,
+    /// Extra tables at the end of the file (`[limits]`, `[[cors]]`).
+    pub extra_tables: String,
 }
 
 impl Default for ProxyOptions {
@@ -75,6 +77,7 @@ impl Default for ProxyOptions {
             log_level: "info".to_string(),
             extra_auth: String::new(),
             extra_server: String::new(),
+            extra_tables: String::new(),
         }
     }
 }
@@ -107,6 +110,13 @@ impl ProxyOptions {
 
     pub fn with_log_level(mut self, level: &str) -> Self {
         self.log_level = level.to_string();
+        self
+    }
+
+    /// Appends TOML tables (e.g. `[limits]` or `[[cors]]` with their keys) to the config.
+    pub fn with_tables(mut self, toml: &str) -> Self {
+        self.extra_tables.push_str(toml);
+        self.extra_tables.push('\n');
         self
     }
 
@@ -375,7 +385,9 @@ secrets_poll_interval = "1s"
 [log]
 level = {level}
 format = "text"
+{extra_tables}
 "#,
+        extra_tables = options.extra_tables,
         extra_server = options.extra_server,
         boto2 = options.boto2_presign_compat,
         suffixes = toml_array(&options.virtual_host_suffixes),
