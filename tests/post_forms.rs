@@ -28,3 +28,345 @@ fn boto3_presigned_post_forms_over_https() {
         Some(proxy.ca_cert_path()),
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// A real headless Chromium (tests/browser/driver.mjs) with pages from `s3-auth-proxy post-form`.
+
+use support::browser::run_driver;
+use support::{md5_hex, ACCESS_KEY};
+
+/// A file on disk for the browser to pick, with a name of its own.
+fn file_to_upload(dir: &std::path::Path, name: &str, contents: &[u8]) -> std::path::PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, contents).unwrap();
+    path
+}
+
+/// The hidden fields of a `post-form` page, in order (the page's own escaping undone).
+fn hidden_fields(html: &str) -> Vec<(String, String)> {
+    let unescape = |s: &str| {
+        s.replace("&quot;", "\"")
+            .replace("&#39;", "'")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&amp;", "&")
+    };
+    html.lines()
+        .filter(|l| l.contains("type=\"hidden\""))
+        .map(|l| {
+            let attr = |name: &str| {
+                let start = l.find(&format!("{name}=\"")).unwrap() + name.len() + 2;
+                let end = start + l[start..].find('"').unwrap();
+                unescape(&l[start..end])
+            };
+            (attr("name"), attr("value"))
+        })
+        .collect()
+}
+
+#[test]
+fn chromium_submits_a_post_form_page_and_the_file_lands_on_nginx() {
+    let nginx = Nginx::start();
+    let proxy = Proxy::start(&nginx, ProxyOptions::default());
+    let page = proxy.run_cli(&[
+        "post-form",
+        "--key-id",
+        ACCESS_KEY,
+        "--bucket",
+        "photos",
+        "--key-prefix",
+        "uploads/",
+        "--max-size",
+        "1MiB",
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let page_file = dir.path().join("form.html");
+    std::fs::write(&page_file, &page).unwrap();
+    let contents = support::patterned_bytes(200_000);
+    let file = file_to_upload(dir.path(), "holiday photo.jpg", &contents);
+
+    let result = run_driver(&[
+        "submit-form",
+        "--page-file",
+        page_file.to_str().unwrap(),
+        "--file",
+        file.to_str().unwrap(),
+    ]);
+
+    assert_eq!(result["post_status"], 201, "{result:#}");
+    let body = result["post_body"].as_str().unwrap();
+    assert!(
+        body.contains("<Key>uploads/holiday photo.jpg</Key>"),
+        "{body}"
+    );
+    assert!(body.contains(&md5_hex(&contents)), "{body}");
+    assert_eq!(
+        nginx.stored("photos/uploads/holiday photo.jpg").as_deref(),
+        Some(&contents[..])
+    );
+}
+
+#[test]
+fn chromium_follows_the_redirect_of_a_post_form_page() {
+    let nginx = Nginx::start();
+    let proxy = Proxy::start(&nginx, ProxyOptions::default());
+    // Nothing listens on port 9: the browser's navigation fails, the 303 it got is what counts.
+    let page = proxy.run_cli(&[
+        "post-form",
+        "--key-id",
+        ACCESS_KEY,
+        "--bucket",
+        "photos",
+        "--key-prefix",
+        "r/",
+        "--redirect",
+        "http://127.0.0.1:9/done",
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let page_file = dir.path().join("form.html");
+    std::fs::write(&page_file, &page).unwrap();
+    let file = file_to_upload(dir.path(), "a.txt", b"redirect me");
+
+    let result = run_driver(&[
+        "submit-form",
+        "--page-file",
+        page_file.to_str().unwrap(),
+        "--file",
+        file.to_str().unwrap(),
+    ]);
+
+    assert_eq!(result["post_status"], 303, "{result:#}");
+    let location = result["post_headers"]["location"].as_str().unwrap();
+    assert!(
+        location.starts_with("http://127.0.0.1:9/done?bucket=photos&key=r%2Fa%2Etxt&etag="),
+        "{location}"
+    );
+    assert_eq!(
+        nginx.stored("photos/r/a.txt").as_deref(),
+        Some(&b"redirect me"[..])
+    );
+}
+
+#[test]
+fn chromium_is_refused_a_file_larger_than_the_page_allows_and_nothing_is_stored() {
+    let nginx = Nginx::start();
+    let proxy = Proxy::start(&nginx, ProxyOptions::default());
+    let page = proxy.run_cli(&[
+        "post-form",
+        "--key-id",
+        ACCESS_KEY,
+        "--bucket",
+        "photos",
+        "--max-size",
+        "1KiB",
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let page_file = dir.path().join("form.html");
+    std::fs::write(&page_file, &page).unwrap();
+    let file = file_to_upload(dir.path(), "big.bin", &support::patterned_bytes(5000));
+
+    let result = run_driver(&[
+        "submit-form",
+        "--page-file",
+        page_file.to_str().unwrap(),
+        "--file",
+        file.to_str().unwrap(),
+    ]);
+
+    assert_eq!(result["post_status"], 400, "{result:#}");
+    assert!(
+        result["post_body"]
+            .as_str()
+            .unwrap()
+            .contains("<Code>EntityTooLarge</Code>"),
+        "{result:#}"
+    );
+    nginx.assert_nothing_stored();
+}
+
+/// CORS rules letting pages on `http://localhost:<any port>` upload.
+const CORS_FOR_LOCALHOST_PAGES: &str = r#"[[cors]]
+allowed_origins = ["http://localhost:*"]
+allowed_methods = ["GET", "PUT", "POST"]
+allowed_headers = ["content-type"]
+expose_headers = ["ETag", "x-amz-request-id"]
+max_age = "10m"
+"#;
+
+#[test]
+fn a_page_on_another_origin_puts_to_a_presigned_url_after_a_preflight() {
+    let nginx = Nginx::start();
+    let proxy = Proxy::start(
+        &nginx,
+        ProxyOptions::default().with_tables(CORS_FOR_LOCALHOST_PAGES),
+    );
+    let url = proxy.run_cli(&[
+        "presign",
+        "--key-id",
+        ACCESS_KEY,
+        "--method",
+        "PUT",
+        "--expires",
+        "5m",
+        "s3://docs/from-page.txt",
+    ]);
+
+    // PUT with a Content-Type is not a simple request: the browser sends a preflight first.
+    let result = run_driver(&[
+        "cors-fetch",
+        "--origin-host",
+        "localhost",
+        "--url",
+        url.trim(),
+        "--method",
+        "PUT",
+        "--header",
+        "Content-Type: text/plain",
+        "--body-text",
+        "written by a page on another origin",
+    ]);
+
+    assert_eq!(result["ok"], true, "{result:#}");
+    assert_eq!(result["status"], 200, "{result:#}");
+    assert_eq!(
+        result["headers"]["etag"],
+        format!("\"{}\"", md5_hex(b"written by a page on another origin")),
+        "{result:#}"
+    );
+    assert_eq!(
+        nginx.stored("docs/from-page.txt").as_deref(),
+        Some(&b"written by a page on another origin"[..])
+    );
+}
+
+#[test]
+fn a_page_on_an_origin_no_rule_allows_is_blocked_and_nothing_is_stored() {
+    let nginx = Nginx::start();
+    let proxy = Proxy::start(
+        &nginx,
+        ProxyOptions::default().with_tables(CORS_FOR_LOCALHOST_PAGES),
+    );
+    let url = proxy.run_cli(&[
+        "presign",
+        "--key-id",
+        ACCESS_KEY,
+        "--method",
+        "PUT",
+        "s3://docs/blocked.txt",
+    ]);
+
+    // The page is on http://127.0.0.1:<port>, which no rule names.
+    let result = run_driver(&[
+        "cors-fetch",
+        "--origin-host",
+        "127.0.0.1",
+        "--url",
+        url.trim(),
+        "--method",
+        "PUT",
+        "--header",
+        "Content-Type: text/plain",
+        "--body-text",
+        "should not arrive",
+    ]);
+
+    assert_eq!(result["ok"], false, "{result:#}");
+    nginx.assert_nothing_stored();
+}
+
+#[test]
+fn a_page_on_another_origin_posts_a_form_with_fetch_and_reads_the_answer() {
+    let nginx = Nginx::start();
+    let proxy = Proxy::start(
+        &nginx,
+        ProxyOptions::default().with_tables(CORS_FOR_LOCALHOST_PAGES),
+    );
+    let page = proxy.run_cli(&[
+        "post-form",
+        "--key-id",
+        ACCESS_KEY,
+        "--bucket",
+        "docs",
+        "--key-prefix",
+        "fetched/",
+    ]);
+    let fields = serde_json::Value::Array(
+        hidden_fields(&page)
+            .into_iter()
+            .map(|(n, v)| serde_json::json!([n, v]))
+            .collect(),
+    );
+
+    let result = run_driver(&[
+        "cors-fetch",
+        "--origin-host",
+        "localhost",
+        "--url",
+        &format!("{}/docs", proxy.endpoint()),
+        "--method",
+        "POST",
+        "--form-fields-json",
+        &fields.to_string(),
+        "--file-name",
+        "note.txt",
+        "--body-text",
+        "posted with fetch",
+    ]);
+
+    assert_eq!(result["ok"], true, "{result:#}");
+    assert_eq!(result["status"], 201, "{result:#}");
+    assert!(
+        result["body"]
+            .as_str()
+            .unwrap()
+            .contains("<Key>fetched/note.txt</Key>"),
+        "{result:#}"
+    );
+    assert_eq!(
+        nginx.stored("docs/fetched/note.txt").as_deref(),
+        Some(&b"posted with fetch"[..])
+    );
+}
+
+#[test]
+fn preflight_answers_follow_the_rules_and_need_no_signature() {
+    let nginx = Nginx::start();
+    let proxy = Proxy::start(
+        &nginx,
+        ProxyOptions::default().with_tables(CORS_FOR_LOCALHOST_PAGES),
+    );
+    let allowed = proxy.send(
+        &proxy
+            .request("OPTIONS", "/docs/a.txt")
+            .header("Origin", "http://localhost:3000")
+            .header("Access-Control-Request-Method", "PUT")
+            .header("Access-Control-Request-Headers", "content-type"),
+    );
+    assert_eq!(allowed.status, 200, "{}", allowed.text());
+    assert_eq!(
+        allowed.header("access-control-allow-origin"),
+        Some("http://localhost:3000")
+    );
+    assert_eq!(allowed.header("access-control-max-age"), Some("600"));
+
+    let refused = proxy.send(
+        &proxy
+            .request("OPTIONS", "/docs/a.txt")
+            .header("Origin", "http://localhost:3000")
+            .header("Access-Control-Request-Method", "DELETE"),
+    );
+    refused.assert_s3_error(403, "AccessForbidden");
+
+    // An unsigned GET from an allowed origin is still refused, but the page may read why.
+    let error = proxy.send(
+        &proxy
+            .request("GET", "/docs/a.txt")
+            .header("Origin", "http://localhost:3000"),
+    );
+    error.assert_s3_error(403, "AccessDenied");
+    assert_eq!(
+        error.header("access-control-allow-origin"),
+        Some("http://localhost:3000")
+    );
+    assert_eq!(nginx.upstream_requests().len(), 0);
+}

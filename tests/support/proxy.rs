@@ -292,6 +292,24 @@ impl Proxy {
         fs::read_to_string(self.dir.path().join("proxy.log")).unwrap_or_default()
     }
 
+    /// Runs another subcommand of the binary (`presign`, `post-form`, …) with this proxy's
+    /// config; returns its stdout, panicking with stderr if it fails.
+    pub fn run_cli(&self, args: &[&str]) -> String {
+        let output = Command::new(PROXY_BINARY)
+            .arg("--config")
+            .arg(self.dir.path().join("proxy.toml"))
+            .args(args)
+            .output()
+            .expect("run s3-auth-proxy");
+        assert!(
+            output.status.success(),
+            "s3-auth-proxy {args:?} failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).expect("utf-8 output")
+    }
+
     /// The proxy's folder (proxy.toml, secrets.toml, proxy.log, PEM files).
     pub fn dir(&self) -> PathBuf {
         self.dir.path().to_path_buf()
