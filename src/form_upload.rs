@@ -31,8 +31,9 @@ use crate::config::{Config, UpstreamKind};
 use crate::credentials::{Action, CredentialStore};
 use crate::error::{S3Error, S3ErrorCode};
 use crate::post::multipart::{boundary_from_content_type, MultipartLimits, MultipartReader};
-use crate::post::policy::{self, SuccessAction, VerifiedForm};
+use crate::post::policy::{self, FormSignature, PostPolicy, SuccessAction, VerifiedForm};
 use crate::post::FormPrefix;
+use crate::sigv2;
 
 /// Characters kept as they are in the upstream path: RFC 3986 unreserved and `/`.
 const PATH_KEEP: &AsciiSet = &NON_ALPHANUMERIC
@@ -57,7 +58,7 @@ pub fn is_form_upload(method: &http::Method, headers: &http::HeaderMap, key: &st
 }
 
 /// What the upload did, for the access log and metrics.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct FormOutcome {
     /// The access key that signed the form, once known.
     pub access_key: Option<String>,
@@ -65,6 +66,19 @@ pub struct FormOutcome {
     pub key: Option<String>,
     /// File bytes handed to the backend.
     pub bytes_forwarded: u64,
+    /// `sigv4-form` or `sigv2-form` once the signature kind is known, else `-`.
+    pub auth_label: &'static str,
+}
+
+impl Default for FormOutcome {
+    fn default() -> Self {
+        FormOutcome {
+            access_key: None,
+            key: None,
+            bytes_forwarded: 0,
+            auth_label: "-",
+        }
+    }
 }
 
 /// Everything a form upload needs from the proxy.
@@ -169,6 +183,10 @@ impl FormUpload<'_> {
             .cloned()
             .ok_or_else(|| S3Error::new(S3ErrorCode::MalformedPOSTRequest, "no file part"))?;
 
+        outcome.auth_label = match policy::form_signature(&prefix) {
+            Ok(FormSignature::V2) => "sigv2-form",
+            _ => "sigv4-form",
+        };
         let form = self.verify(&prefix)?;
         outcome.access_key = Some(form.access_key.clone());
         outcome.key = Some(form.key.clone());
@@ -269,15 +287,53 @@ impl FormUpload<'_> {
         self.answer(session, &form, &etag).await
     }
 
-    /// Signature and policy: the pure core decides.
+    /// Signature and policy: the pure core decides. SigV4 forms carry `x-amz-signature`,
+    /// SigV2 forms `AWSAccessKeyId` and `signature`; both share one policy evaluator.
     fn verify(&self, prefix: &FormPrefix) -> Result<VerifiedForm, S3Error> {
-        policy::verify_sigv4_form(
-            prefix,
-            self.bucket,
-            self.credentials,
-            &self.config.auth.settings,
-            SystemTime::now(),
-        )
+        let now = SystemTime::now();
+        match policy::form_signature(prefix)? {
+            FormSignature::V4 => policy::verify_sigv4_form(
+                prefix,
+                self.bucket,
+                self.credentials,
+                &self.config.auth.settings,
+                now,
+            ),
+            FormSignature::V2 => {
+                if !self.config.auth.sigv2 {
+                    return Err(S3Error::new(
+                        S3ErrorCode::AccessDenied,
+                        "Signature Version 2 is disabled on this endpoint (auth.sigv2 = false): \
+                         sign the form's policy with AWS Signature Version 4",
+                    ));
+                }
+                policy::reject_repeated_fields(prefix)?;
+                let missing = |name: &str| {
+                    S3Error::new(
+                        S3ErrorCode::AccessDenied,
+                        format!("Bucket POST must contain a field named '{name}'."),
+                    )
+                };
+                let access_key = prefix
+                    .field("AWSAccessKeyId")
+                    .ok_or_else(|| missing("AWSAccessKeyId"))?;
+                let policy_b64 = prefix.field("policy").ok_or_else(|| missing("policy"))?;
+                let signature = prefix
+                    .field("signature")
+                    .ok_or_else(|| missing("signature"))?;
+                sigv2::verify_post_signature(self.credentials, access_key, policy_b64, signature)?;
+                // Only a signed policy reaches the parser and the evaluator.
+                let policy = PostPolicy::parse_base64(policy_b64)?;
+                policy::evaluate_policy(
+                    &policy,
+                    prefix,
+                    self.bucket,
+                    now,
+                    policy::SIGV2_EXEMPT_FIELDS,
+                )?;
+                policy::form_outcome(&policy, prefix, access_key)
+            }
+        }
     }
 
     /// Connect to the backend and send the `PUT` head. A fresh connection each time: a pooled

@@ -31,8 +31,9 @@ use crate::credentials::{Action, CredentialStore};
 use crate::error::{S3Error, S3ErrorCode};
 use crate::form_upload::{self, FormOutcome, FormUpload};
 use crate::ops::{method_label, status_class, InFlight, Lifecycle, Metrics};
+use crate::sigv2;
 use crate::sigv4::{self, Authorized, PayloadMode, RequestParts};
-use crate::target::Target;
+use crate::target::{virtual_host_bucket, Target};
 
 /// The proxy service.
 pub struct AuthProxy {
@@ -90,6 +91,8 @@ pub struct RequestCtx {
     cors_headers: Vec<(&'static str, String)>,
     /// The access key that signed (header, presigned or form), for the access log.
     access_key: Option<String>,
+    /// How the request was authenticated, for the access log (`sigv4-header`, `sigv2-form`…).
+    auth_label: &'static str,
 }
 
 /// The body verifier a request needs.
@@ -232,21 +235,39 @@ impl AuthProxy {
             headers,
         };
         let verify_started = Instant::now();
-        let verified = sigv4::verify(
-            &parts,
-            self.credentials.as_ref(),
-            &self.config.auth.settings,
-            SystemTime::now(),
-        );
+        let verified = if sigv2::is_sigv2(&parts) {
+            self.verify_sigv2(&parts, host).map(|v2| {
+                ctx.auth_label = match v2.kind {
+                    sigv2::V2Kind::Header => "sigv2-header",
+                    sigv2::V2Kind::Presigned => "sigv2-presigned",
+                };
+                (v2.access_key, None)
+            })
+        } else {
+            sigv4::verify(
+                &parts,
+                self.credentials.as_ref(),
+                &self.config.auth.settings,
+                SystemTime::now(),
+            )
+            .map(|v4| {
+                ctx.auth_label = match v4.kind {
+                    sigv4::AuthKind::Header => "sigv4-header",
+                    sigv4::AuthKind::Presigned => "sigv4-presigned",
+                };
+                (v4.access_key.clone(), Some(v4))
+            })
+        };
         self.metrics
             .verification_duration
             .with_label_values(&[if verified.is_ok() { "ok" } else { "refused" }])
             .observe(verify_started.elapsed().as_secs_f64());
-        let authorized = verified?;
-        ctx.access_key = Some(authorized.access_key.clone());
+        // `v4` is None for SigV2, whose signature says nothing about the body.
+        let (access_key, v4) = verified?;
+        ctx.access_key = Some(access_key.clone());
         // Known from here on, for the access log of a later refusal too.
         ctx.target = Some(target.clone());
-        ctx.authorized = Some(authorized.clone());
+        ctx.authorized = v4.clone();
 
         let action = Action::for_method(req.method.as_str()).ok_or_else(|| {
             S3Error::new(
@@ -256,18 +277,19 @@ impl AuthProxy {
         })?;
         if !self
             .credentials
-            .is_allowed(&authorized.access_key, action, &target.bucket, &target.key)
+            .is_allowed(&access_key, action, &target.bucket, &target.key)
         {
             return Err(S3Error::new(S3ErrorCode::AccessDenied, "Access Denied"));
         }
 
-        if authorized.payload == PayloadMode::StreamingEcdsa {
+        let payload = v4.as_ref().map_or(PayloadMode::Unsigned, |a| a.payload);
+        if payload == PayloadMode::StreamingEcdsa {
             return Err(S3Error::new(
                 S3ErrorCode::NotImplemented,
                 "SigV4A (ECDSA) streaming uploads are not supported.",
             ));
         }
-        let chunked_mode = ChunkedMode::from_authorized(&authorized);
+        let chunked_mode = v4.as_ref().and_then(ChunkedMode::from_authorized);
         if chunked_mode.is_none() && has_aws_chunked_coding(&req.headers) {
             return Err(S3Error::new(
                 S3ErrorCode::InvalidArgument,
@@ -328,7 +350,7 @@ impl AuthProxy {
                         "You must provide the Content-Length HTTP header.",
                     ));
                 }
-                let sha256 = match authorized.payload {
+                let sha256 = match payload {
                     PayloadMode::Sha256(digest) => Some(digest),
                     _ => None,
                 };
@@ -383,6 +405,29 @@ impl AuthProxy {
         check.verifier().finish()?;
         check.reset();
         Ok(())
+    }
+
+    /// A SigV2 request (header or presigned), if `auth.sigv2` allows them.
+    fn verify_sigv2(
+        &self,
+        parts: &RequestParts<'_>,
+        host: &str,
+    ) -> Result<sigv2::AuthorizedV2, S3Error> {
+        if !self.config.auth.sigv2 {
+            return Err(S3Error::new(
+                S3ErrorCode::AccessDenied,
+                "Signature Version 2 is disabled on this endpoint (auth.sigv2 = false): sign \
+                 requests with AWS Signature Version 4",
+            ));
+        }
+        let vhost_bucket = virtual_host_bucket(host, &self.config.auth.virtual_host_suffixes);
+        sigv2::verify(
+            parts,
+            vhost_bucket.as_deref(),
+            self.credentials.as_ref(),
+            &self.config.auth.settings,
+            SystemTime::now(),
+        )
     }
 
     /// CORS: answer a preflight (`Some(true)`: answered), or note the headers the answer to an
@@ -493,6 +538,7 @@ impl AuthProxy {
         let mut outcome = FormOutcome::default();
         let result = upload.run(session, &mut outcome).await;
         ctx.access_key = outcome.access_key;
+        ctx.auth_label = outcome.auth_label;
         ctx.bytes_forwarded = outcome.bytes_forwarded;
         target.key = outcome.key.unwrap_or_default();
         ctx.target = Some(target);
@@ -570,6 +616,7 @@ impl ProxyHttp for AuthProxy {
             replacement_body: None,
             cors_headers: Vec::new(),
             access_key: None,
+            auth_label: "-",
         }
     }
 
@@ -653,7 +700,7 @@ impl ProxyHttp for AuthProxy {
         if let Some(v) = ctx.verifier.as_mut() {
             v.reset();
         }
-        let (Some(target), Some(auth)) = (&ctx.target, &ctx.authorized) else {
+        let (Some(target), Some(access_key)) = (&ctx.target, &ctx.access_key) else {
             return Error::e_explain(
                 ErrorType::InternalError,
                 "request reached upstream unverified",
@@ -686,7 +733,7 @@ impl ProxyHttp for AuthProxy {
         upstream.insert_header(header::HOST, self.config.upstream.address.as_str())?;
         upstream.insert_header(
             self.config.auth.identity_header.clone(),
-            auth.access_key.as_str(),
+            access_key.as_str(),
         )?;
         Ok(())
     }
@@ -873,6 +920,7 @@ impl ProxyHttp for AuthProxy {
             request_id = %ctx.request_id,
             remote = %session.client_addr().map(|a| a.to_string()).unwrap_or_default(),
             access_key,
+            auth = ctx.auth_label,
             method = %session.req_header().method,
             bucket,
             key,

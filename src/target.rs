@@ -12,6 +12,10 @@ pub const AUTH_QUERY_PARAMS: &[&str] = &[
     "x-amz-signedheaders",
     "x-amz-signature",
     "x-amz-security-token",
+    // SigV2 presigned URLs.
+    "awsaccesskeyid",
+    "expires",
+    "signature",
 ];
 
 /// The object (or bucket) a request addresses.

@@ -127,3 +127,20 @@ fn boto3_checksum_algorithms_as_aws_chunked_trailers_over_https() {
         Some(proxy.ca_cert_path()),
     );
 }
+
+#[test]
+fn sigv2_from_real_clients_at_their_defaults_and_attacks_on_each_signed_element() {
+    let nginx = Nginx::start();
+    let proxy = Proxy::start(&nginx, ProxyOptions::default());
+
+    run_script("sigv2_clients.py", &nginx, &proxy.endpoint(), None);
+
+    // The clients really signed with SigV2, each way.
+    let log = proxy.log();
+    for auth in ["sigv2-header", "sigv2-presigned", "sigv2-form"] {
+        assert!(
+            log.contains(&format!("auth=\"{auth}\"")) || log.contains(&format!("auth={auth}")),
+            "no {auth} request in the access log"
+        );
+    }
+}

@@ -91,4 +91,10 @@ pub fn run_script_with(
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
+    // common.run prints this only after every test of the script ran: an early exit 0 is no pass.
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains(" passed against "),
+        "{script} exited 0 without running its tests\n--- stdout ---\n{stdout}"
+    );
 }
