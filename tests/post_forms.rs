@@ -370,3 +370,68 @@ fn preflight_answers_follow_the_rules_and_need_no_signature() {
     );
     assert_eq!(nginx.upstream_requests().len(), 0);
 }
+
+/// A SigV2 upload form for `bucket`, keys under `prefix`, signed here (base64 HMAC-SHA1 of the
+/// base64 policy, the page's recipe) rather than by the proxy's code.
+fn sigv2_form_page(endpoint: &str, bucket: &str, prefix: &str) -> String {
+    use base64::Engine;
+    use hmac::{Hmac, Mac};
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let policy = serde_json::json!({
+        "expiration": "2099-01-01T00:00:00Z",
+        "conditions": [
+            {"bucket": bucket},
+            ["starts-with", "$key", prefix],
+            {"success_action_status": "201"},
+        ],
+    })
+    .to_string();
+    let policy_b64 = b64.encode(policy);
+    let mut mac = Hmac::<sha1::Sha1>::new_from_slice(support::SECRET_KEY.as_bytes()).unwrap();
+    mac.update(policy_b64.as_bytes());
+    let signature = b64.encode(mac.finalize().into_bytes());
+    format!(
+        "<!DOCTYPE html><html><body>\n\
+         <form action=\"{endpoint}/{bucket}\" method=\"post\" enctype=\"multipart/form-data\">\n\
+         <input type=\"hidden\" name=\"key\" value=\"{prefix}${{filename}}\">\n\
+         <input type=\"hidden\" name=\"AWSAccessKeyId\" value=\"{ACCESS_KEY}\">\n\
+         <input type=\"hidden\" name=\"success_action_status\" value=\"201\">\n\
+         <input type=\"hidden\" name=\"policy\" value=\"{policy_b64}\">\n\
+         <input type=\"hidden\" name=\"signature\" value=\"{signature}\">\n\
+         <input type=\"file\" name=\"file\">\n<button type=\"submit\">Upload</button>\n\
+         </form></body></html>\n"
+    )
+}
+
+#[test]
+fn chromium_submits_a_sigv2_policy_form() {
+    let nginx = Nginx::start();
+    let proxy = Proxy::start(&nginx, ProxyOptions::default());
+    let dir = tempfile::tempdir().unwrap();
+    let page_file = dir.path().join("form.html");
+    std::fs::write(
+        &page_file,
+        sigv2_form_page(&proxy.endpoint(), "legacy", "v2/"),
+    )
+    .unwrap();
+    let file = file_to_upload(
+        dir.path(),
+        "old-client.txt",
+        b"uploaded through a SigV2 form",
+    );
+
+    let result = run_driver(&[
+        "submit-form",
+        "--page-file",
+        page_file.to_str().unwrap(),
+        "--file",
+        file.to_str().unwrap(),
+    ]);
+
+    assert_eq!(result["post_status"], 201, "{result:#}");
+    assert_eq!(
+        nginx.stored("legacy/v2/old-client.txt").as_deref(),
+        Some(&b"uploaded through a SigV2 form"[..])
+    );
+    assert!(proxy.log().contains("sigv2-form"));
+}
