@@ -435,3 +435,104 @@ fn chromium_submits_a_sigv2_policy_form() {
     );
     assert!(proxy.log().contains("sigv2-form"));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Raw forms: what the backend receives, and scopes.
+
+/// A multipart body with `fields` in order and the file last, as browsers send it.
+fn form_body(fields: &[(String, String)], filename: &str, data: &[u8]) -> (Vec<u8>, String) {
+    let boundary = "----raw-form-boundary-7d1a";
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    body.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{filename}\"\r\n\
+             Content-Type: application/octet-stream\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    body.extend_from_slice(data);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    (body, format!("multipart/form-data; boundary={boundary}"))
+}
+
+#[test]
+fn the_backend_gets_a_plain_put_with_the_exact_length_and_the_form_headers() {
+    let nginx = Nginx::start();
+    let proxy = Proxy::start(&nginx, ProxyOptions::default());
+    let page = proxy.run_cli(&[
+        "post-form",
+        "--key-id",
+        ACCESS_KEY,
+        "--bucket",
+        "photos",
+        "--key-prefix",
+        "in/",
+    ]);
+    // The page's policy allows any Content-Type field (starts-with "").
+    let mut fields = hidden_fields(&page);
+    let at = fields.iter().position(|(n, _)| n == "policy").unwrap();
+    fields.insert(at, ("Content-Type".into(), "image/png".into()));
+    let data = support::patterned_bytes(70_000);
+    let (body, content_type) = form_body(&fields, "pic.png", &data);
+
+    let response = proxy.send(
+        &proxy
+            .request("POST", "/photos")
+            .header("Content-Type", &content_type)
+            .body(body),
+    );
+
+    assert_eq!(response.status, 201, "{}", response.text());
+    assert_eq!(
+        nginx.stored("photos/in/pic.png").as_deref(),
+        Some(&data[..])
+    );
+    let upstream = nginx.wait_for_upstream_requests(1);
+    assert_eq!(upstream[0].method, "PUT");
+    assert_eq!(upstream[0].uri, "/photos/in/pic.png");
+    assert_eq!(upstream[0].content_length, "70000");
+    assert_eq!(upstream[0].content_type, "image/png");
+    assert_eq!(upstream[0].forwarded_user, ACCESS_KEY);
+}
+
+#[test]
+fn a_form_needs_a_write_scope_on_its_key_and_nothing_is_stored_without_one() {
+    let nginx = Nginx::start();
+    let proxy = Proxy::start(
+        &nginx,
+        ProxyOptions::default().with_credentials(vec![support::Credential::new(
+            ACCESS_KEY,
+            support::SECRET_KEY,
+        )
+        .allow(&["read:*", "write:photos/allowed/*"])]),
+    );
+    let page = proxy.run_cli(&[
+        "post-form",
+        "--key-id",
+        ACCESS_KEY,
+        "--bucket",
+        "photos",
+        "--key-prefix",
+        "other/",
+    ]);
+    let (body, content_type) = form_body(&hidden_fields(&page), "x.bin", b"no scope");
+
+    let response = proxy.send(
+        &proxy
+            .request("POST", "/photos")
+            .header("Content-Type", &content_type)
+            .body(body),
+    );
+
+    response.assert_s3_error(403, "AccessDenied");
+    nginx.assert_nothing_stored();
+    assert!(nginx.upstream_requests().is_empty());
+}

@@ -33,6 +33,9 @@ pub struct UpstreamRequest {
     pub expect: String,
     pub content_length: String,
     pub x_amz_content_sha256: String,
+    pub content_type: String,
+    /// `x-amz-meta-owner`, the metadata header the form tests send.
+    pub meta_owner: String,
     /// Request line, headers and body bytes nginx read.
     pub request_length: String,
 }
@@ -299,7 +302,8 @@ http {{
     log_format upstream escape=json '{{"method":"$request_method","uri":"$request_uri","status":"$status",'
         '"host":"$http_host","authorization":"$http_authorization","forwarded_user":"$http_x_forwarded_user",'
         '"expect":"$http_expect","content_length":"$http_content_length",'
-        '"x_amz_content_sha256":"$http_x_amz_content_sha256","request_length":"$request_length"}}';
+        '"x_amz_content_sha256":"$http_x_amz_content_sha256","content_type":"$content_type",'
+        '"meta_owner":"$http_x_amz_meta_owner","request_length":"$request_length"}}';
     access_log {p}/logs/access.log upstream;
     # Outside the root: a partial body buffered here must never look like a stored object.
     client_body_temp_path {p}/client_body_temp;
