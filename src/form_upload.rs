@@ -190,6 +190,11 @@ impl FormUpload<'_> {
         let form = self.verify(&prefix)?;
         outcome.access_key = Some(form.access_key.clone());
         outcome.key = Some(form.key.clone());
+        if self.config.upstream.kind == UpstreamKind::Http
+            && crate::target::has_dot_segments(&form.key)
+        {
+            return Err(crate::proxy::dot_segment_error());
+        }
         if !self
             .credentials
             .is_allowed(&form.access_key, Action::Write, self.bucket, &form.key)

@@ -33,7 +33,7 @@ use crate::form_upload::{self, FormOutcome, FormUpload};
 use crate::ops::{method_label, status_class, InFlight, Lifecycle, Metrics};
 use crate::sigv2;
 use crate::sigv4::{self, Authorized, PayloadMode, RequestParts};
-use crate::target::{virtual_host_bucket, Target};
+use crate::target::{has_dot_segments, virtual_host_bucket, Target};
 
 /// The proxy service.
 pub struct AuthProxy {
@@ -304,6 +304,9 @@ impl AuthProxy {
                     S3ErrorCode::NotImplemented,
                     "This backend stores objects only: bucket-level requests are not supported.",
                 ));
+            }
+            if has_dot_segments(&target.key) {
+                return Err(dot_segment_error());
             }
             if !matches!(req.method.as_str(), "GET" | "HEAD" | "PUT" | "DELETE") {
                 return Err(S3Error::new(
@@ -583,6 +586,14 @@ impl AuthProxy {
         }
         Ok(())
     }
+}
+
+/// A key with `.`/`..` segments in front of a path-based backend (see `has_dot_segments`).
+pub(crate) fn dot_segment_error() -> S3Error {
+    S3Error::new(
+        S3ErrorCode::InvalidArgument,
+        "Keys with '.' or '..' path segments cannot be stored by this backend.",
+    )
 }
 
 fn bad_request_error(e: S3Error, ctx: &mut RequestCtx) -> Box<Error> {

@@ -57,6 +57,14 @@ impl Target {
     }
 }
 
+/// Whether a key has a `.` or `..` path segment (after percent-decoding). S3 stores such keys
+/// as they are, but a path-based backend (nginx) resolves them: `allowed/../other/x` would land
+/// in `other/x`, outside the scope that was checked. Refused in front of `kind = "http"`.
+pub fn has_dot_segments(key: &str) -> bool {
+    key.split('/')
+        .any(|segment| segment == "." || segment == "..")
+}
+
 fn decode(s: &str) -> String {
     percent_decode_str(s).decode_utf8_lossy().into_owned()
 }
@@ -100,6 +108,18 @@ pub fn strip_auth_params(raw_query: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dot_segments_are_found_after_decoding() {
+        for key in ["..", "a/../b", "a/./b", "a/..", "./a"] {
+            assert!(has_dot_segments(key), "{key}");
+        }
+        for key in ["a..b", "a/.b/c", "...", "a/b.", ".hidden"] {
+            assert!(!has_dot_segments(key), "{key}");
+        }
+        let t = Target::resolve("/b/a/%2E%2E/c", "", "h", &[]);
+        assert!(has_dot_segments(&t.key));
+    }
 
     #[test]
     fn path_style_keeps_the_encoded_key_and_drops_auth_params() {

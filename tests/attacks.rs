@@ -1248,3 +1248,27 @@ fn sigv2_with_a_flipped_signature_byte_is_refused_with_the_string_to_sign() {
     );
     nginx.assert_nothing_stored();
 }
+
+// ---------------------------------------------------------------------------------------------
+// Dot segments: nginx resolves `..`, so a key must not climb out of the scope that was checked
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn a_key_with_dot_dot_segments_cannot_escape_its_write_scope() {
+    let (nginx, proxy) = nginx_and_proxy_with(ProxyOptions::default().with_credentials(vec![
+        support::Credential::new(support::ACCESS_KEY, support::SECRET_KEY)
+            .allow(&["write:bucket/allowed/*"]),
+    ]));
+
+    // Signed correctly, and `bucket/allowed/../secret/x` matches the scope's pattern as text.
+    for target in [
+        "/bucket/allowed/../secret/x",
+        "/bucket/allowed/%2E%2E/secret/x",
+    ] {
+        let response = proxy.send(&signed_put(&proxy, target, b"escape"));
+        response.assert_s3_error(400, "InvalidArgument");
+    }
+
+    nginx.assert_nothing_stored();
+    assert!(nginx.upstream_requests().is_empty());
+}
