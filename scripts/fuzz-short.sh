@@ -35,7 +35,11 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
 fi
 
 export RUSTC_BOOTSTRAP=1
-log "building the fuzz target (first build: several minutes)"
+log "building the fuzz targets (first build: several minutes)"
 cargo fuzz build aws_chunked
-log "fuzzing aws_chunked for ${seconds}s"
-cargo fuzz run aws_chunked -- -max_total_time="$seconds"
+cargo fuzz build multipart
+# The time is shared: the aws-chunked decoder and the POST form reader.
+for target in aws_chunked multipart; do
+    log "fuzzing $target for $(( (seconds + 1) / 2 ))s"
+    cargo fuzz run "$target" -- -max_total_time="$(( (seconds + 1) / 2 ))"
+done

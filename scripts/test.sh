@@ -89,7 +89,7 @@ else
     log "skipping scripts/test-deploy.sh (needs root on Debian: apt-get, rootful podman)"
 fi
 
-# A short fuzz run of the aws-chunked decoder (the long runs are scripts/fuzz-short.sh N).
+# A short fuzz run of the aws-chunked decoder and the POST form reader (the long runs are scripts/fuzz-short.sh N).
 bash scripts/fuzz-short.sh "${FUZZ_SECONDS:-30}" || status=1
 
 exit $status

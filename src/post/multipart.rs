@@ -927,6 +927,35 @@ fn describe_byte(b: u8) -> String {
     }
 }
 
+/// One fuzz case (the `multipart` cargo-fuzz target): the first byte picks the limits and the
+/// split of the rest, which is fed as a form with boundary `fuzz`. Must never panic, and never
+/// release more than the file it reports.
+#[doc(hidden)]
+pub fn fuzz_one(data: &[u8]) {
+    let [config, body @ ..] = data else {
+        return;
+    };
+    let limits = MultipartLimits {
+        max_field_size: 16 + usize::from(config & 0x0f) * 8,
+        max_prefix_size: 64 + usize::from(config >> 4) * 64,
+        max_parts: 1 + usize::from(config & 0x07),
+    };
+    let mut reader = MultipartReader::new("fuzz", limits);
+    let step = 1 + usize::from(*config) % 17;
+    let mut released = 0u64;
+    for piece in body.chunks(step) {
+        match reader.feed(Bytes::copy_from_slice(piece)) {
+            Ok(bytes) => released += bytes.len() as u64,
+            Err(_) => return,
+        }
+        assert!(released <= reader.file_len(), "released more than the file");
+    }
+    if let Ok(tail) = reader.finish() {
+        released += tail.len() as u64;
+        assert_eq!(released, reader.file_len(), "a finished form released its whole file");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
