@@ -200,3 +200,104 @@ fn healthcheck_exits_zero_on_200_and_one_otherwise() {
         Some(1)
     );
 }
+
+/// Runs a subcommand against the shipped proxy.toml (its secrets file is examples/secrets.toml).
+fn with_shipped_config(args: &[&str]) -> std::process::Output {
+    let shipped = concat!(env!("CARGO_MANIFEST_DIR"), "/proxy.toml");
+    bin()
+        .args(["--config", shipped])
+        .args(args)
+        .output()
+        .expect("runs")
+}
+
+#[test]
+fn presign_prints_a_sigv4_url_for_the_shipped_setup() {
+    let out = with_shipped_config(&[
+        "presign",
+        "--key-id",
+        "AKIAIOSFODNN7EXAMPLE",
+        "--method",
+        "put",
+        "--expires",
+        "15m",
+        "s3://demo/a b.txt",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let url = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        url.starts_with("http://127.0.0.1:8080/demo/a%20b.txt?X-Amz-Algorithm=AWS4-HMAC-SHA256&"),
+        "{url}"
+    );
+    assert!(url.contains("&X-Amz-Expires=900&"), "{url}");
+    assert!(url.contains("&X-Amz-Signature="), "{url}");
+}
+
+#[test]
+fn presign_and_post_form_name_what_is_wrong_and_exit_2() {
+    for (args, needle) in [
+        (
+            vec!["presign", "--key-id", "NOPE", "s3://demo/k"],
+            "--key-id NOPE",
+        ),
+        (
+            vec!["presign", "--key-id", "AKIAIOSFODNN7EXAMPLE", "demo/k"],
+            "s3://bucket/key",
+        ),
+        (
+            vec![
+                "presign",
+                "--key-id",
+                "AKIAIOSFODNN7EXAMPLE",
+                "--expires",
+                "8d",
+                "s3://demo/k",
+            ],
+            "auth.max_presign_expiry",
+        ),
+        (
+            vec![
+                "presign",
+                "--key-id",
+                "AKIAIOSFODNN7EXAMPLE",
+                "--method",
+                "PATCH",
+                "s3://d/k",
+            ],
+            "--method",
+        ),
+        (
+            vec![
+                "post-form",
+                "--key-id",
+                "AKIAIOSFODNN7EXAMPLE",
+                "--bucket",
+                "d",
+                "--max-size",
+                "lots",
+            ],
+            "--max-size",
+        ),
+        (
+            vec![
+                "post-form",
+                "--key-id",
+                "AKIAIOSFODNN7EXAMPLE",
+                "--bucket",
+                "d",
+                "--endpoint",
+                "ftp://x",
+            ],
+            "--endpoint",
+        ),
+    ] {
+        let out = with_shipped_config(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+}
