@@ -197,7 +197,7 @@ async fn the_sdk_puts_gets_heads_and_deletes_over_http() {
         &client,
         &nginx,
         "deep/path/large.bin",
-        patterned_bytes(3 * 1024 * 1024 + 7),
+        patterned_bytes(5 * 1024 * 1024 + 7),
     )
     .await;
     assert_object_round_trip(&client, &nginx, "empty", Vec::new()).await;
@@ -228,7 +228,7 @@ async fn the_sdk_with_its_default_checksums_puts_gets_heads_and_deletes_over_htt
         &client,
         &nginx,
         "crc/large.bin",
-        patterned_bytes(3 * 1024 * 1024 + 5),
+        patterned_bytes(5 * 1024 * 1024 + 5),
     )
     .await;
 }
