@@ -9,7 +9,6 @@ pub mod config;
 pub mod cors;
 pub mod credentials;
 pub mod error;
-pub mod etag;
 pub mod form_upload;
 pub mod generate;
 pub mod ops;

@@ -29,7 +29,6 @@ use crate::config::{Config, UpstreamKind};
 use crate::cors::Preflight;
 use crate::credentials::{Action, CredentialStore};
 use crate::error::{S3Error, S3ErrorCode};
-use crate::etag::{self, Md5Offload};
 use crate::form_upload::{self, FormOutcome, FormUpload};
 use crate::ops::{method_label, status_class, InFlight, Lifecycle, Metrics};
 use crate::sigv2;
@@ -94,9 +93,6 @@ pub struct RequestCtx {
     access_key: Option<String>,
     /// How the request was authenticated, for the access log (`sigv4-header`, `sigv2-form`…).
     auth_label: &'static str,
-    /// A large PUT's ETag MD5 is hashed on a second thread (see `etag`), started per attempt.
-    offload_md5: bool,
-    md5_offload: Option<Md5Offload>,
 }
 
 /// The body verifier a request needs.
@@ -324,26 +320,9 @@ impl AuthProxy {
         }
 
         let is_put = req.method == http::Method::PUT;
-        let mut compute_md5 = is_put
+        let compute_md5 = is_put
             && self.config.upstream.kind == UpstreamKind::Http
             && self.config.upstream.md5_etag;
-        // Large bodies hash the ETag on a second thread; a Content-MD5 is verified (and so
-        // hashed) by the body verifier anyway.
-        let body_size = if chunked_mode.is_some() {
-            decoded_content_length(&req.headers).ok()
-        } else {
-            req.headers
-                .get(header::CONTENT_LENGTH)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok())
-        };
-        if compute_md5
-            && body_size.is_some_and(|n| n >= etag::OFFLOAD_MIN_SIZE)
-            && !req.headers.contains_key("content-md5")
-        {
-            compute_md5 = false;
-            ctx.offload_md5 = true;
-        }
         let mut check = match chunked_mode {
             Some(mode) => {
                 // The mode comes from x-amz-content-sha256 alone: minio-go sends signed chunks
@@ -649,8 +628,6 @@ impl ProxyHttp for AuthProxy {
             cors_headers: Vec::new(),
             access_key: None,
             auth_label: "-",
-            offload_md5: false,
-            md5_offload: None,
         }
     }
 
@@ -734,10 +711,6 @@ impl ProxyHttp for AuthProxy {
         if let Some(v) = ctx.verifier.as_mut() {
             v.reset();
         }
-        if ctx.offload_md5 {
-            // A previous attempt's hasher (if any) ends when its sender is dropped here.
-            ctx.md5_offload = Some(Md5Offload::start());
-        }
         let (Some(target), Some(access_key)) = (&ctx.target, &ctx.access_key) else {
             return Error::e_explain(
                 ErrorType::InternalError,
@@ -792,29 +765,17 @@ impl ProxyHttp for AuthProxy {
             Ok(b) => b,
             Err(e) => return Err(bad_request_error(e, ctx)),
         };
-        if let Some(offload) = ctx.md5_offload.as_mut() {
-            offload.feed(&released).await;
-        }
         if !end_of_stream {
             // Always hand back Some(..): None before the end would end the upstream body.
             ctx.bytes_forwarded += released.len() as u64;
             *body = Some(released);
             return Ok(());
         }
-        let Some(check) = ctx.verifier.as_mut() else {
-            return Ok(());
-        };
-        let tail = match check.verifier().finish() {
+        let tail = match verifier.finish() {
             Ok(b) => b,
             Err(e) => return Err(bad_request_error(e, ctx)),
         };
-        ctx.put_md5 = match ctx.md5_offload.as_mut() {
-            Some(offload) => {
-                offload.feed(&tail).await;
-                offload.finish().await
-            }
-            None => check.md5_hex(),
-        };
+        ctx.put_md5 = check.md5_hex();
         ctx.bytes_forwarded += (released.len() + tail.len()) as u64;
         *body = Some(if released.is_empty() {
             tail
