@@ -115,6 +115,13 @@ def vm(pid, field):
     return 0
 
 
+def cpu_seconds(pid):
+    """User + system CPU time the process has used so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--size-mib", type=int, default=1024)
@@ -171,6 +178,7 @@ level = "warn"
             for i in range(args.size_mib):
                 f.write(hashlib.sha256(block + i.to_bytes(4, "big")).digest() * 32768)
         results = {"plain PUT to nginx": [], "signed aws-chunked PUT through proxy": []}
+        proxy_cpu = []
         for run in range(args.runs):
             results["plain PUT to nginx"].append(
                 curl_put(f"http://127.0.0.1:{nginx_port}/bench/plain-{run}", payload, {}))
@@ -183,8 +191,10 @@ level = "warn"
             body = os.path.join(work, "body.chunked")
             write_chunked_body(body, payload, size, chunk, amz_date, seed)
             assert os.path.getsize(body) == wire_len, (os.path.getsize(body), wire_len)
+            cpu_before = cpu_seconds(proxy.pid)
             results["signed aws-chunked PUT through proxy"].append(
                 curl_put(f"http://127.0.0.1:{proxy_port}{key_path}", body, headers))
+            proxy_cpu.append(cpu_seconds(proxy.pid) - cpu_before)
             stored = os.path.join(prefix, "data", key_path.lstrip("/"))
             assert os.path.getsize(stored) == size, "the proxy did not store the whole payload"
             os.remove(body)
@@ -207,6 +217,11 @@ level = "warn"
         proxied = best["signed aws-chunked PUT through proxy"]
         print(f"  ratio to SHA-256 limit: {proxied / sha_mbps:.2f}x; to plain PUT: "
               f"{proxied / best['plain PUT to nginx']:.2f}x")
+        # The cores are shared by curl, proxy and nginx: the proxy's own cost per byte is its CPU
+        # time, whatever the others take.
+        per_core = size / min(proxy_cpu) / 1e6
+        print(f"  proxy CPU per upload: {', '.join(f'{c:.2f}s' for c in proxy_cpu)} = {per_core:.0f} MB "
+              f"per CPU-second ({per_core / sha_mbps:.2f}x single-core SHA-256)")
         print(f"  proxy RSS: idle {rss_idle / 1024:.1f} MiB, peak {rss_peak / 1024:.1f} MiB "
               f"(growth {(rss_peak - rss_idle) / 1024:.1f} MiB for {mib:.0f} MiB uploaded x {args.runs})")
     finally:

@@ -952,7 +952,11 @@ pub fn fuzz_one(data: &[u8]) {
     }
     if let Ok(tail) = reader.finish() {
         released += tail.len() as u64;
-        assert_eq!(released, reader.file_len(), "a finished form released its whole file");
+        assert_eq!(
+            released,
+            reader.file_len(),
+            "a finished form released its whole file"
+        );
     }
 }
 
