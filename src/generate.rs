@@ -167,19 +167,10 @@ pub fn post_form_html(signer: &Signer<'_>, spec: &PostFormSpec<'_>) -> String {
     html
 }
 
-/// Escape text for an HTML attribute value or element body.
+/// Escape text for an HTML attribute value or element body (the XML escapes are valid HTML).
 fn html_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
+    crate::error::xml_escape_into(&mut out, text);
     out
 }
 
@@ -232,15 +223,20 @@ mod tests {
         assert_ne!(other, expected);
     }
 
+    /// A signer for tests whose output is checked for shape, not for its signature.
+    fn test_signer(key: &SigningKey) -> Signer<'_> {
+        Signer {
+            access_key: "AK",
+            signing_key: key,
+            region: "us-east-1",
+            amz_date: "20261123T000000Z",
+        }
+    }
+
     #[test]
     fn keys_are_encoded_in_the_path_with_slashes_kept() {
         let key = derive_signing_key("s", "20261123", "us-east-1", "s3");
-        let signer = Signer {
-            access_key: "AK",
-            signing_key: &key,
-            region: "us-east-1",
-            amz_date: "20261123T000000Z",
-        };
+        let signer = test_signer(&key);
         let url = presigned_url(
             &signer,
             "GET",
@@ -258,12 +254,7 @@ mod tests {
     #[test]
     fn the_form_page_carries_every_signed_field_escaped_and_the_file_last() {
         let key = derive_signing_key("s", "20261123", "us-east-1", "s3");
-        let signer = Signer {
-            access_key: "AK",
-            signing_key: &key,
-            region: "us-east-1",
-            amz_date: "20261123T000000Z",
-        };
+        let signer = test_signer(&key);
         let spec = PostFormSpec {
             endpoint: "http://127.0.0.1:8080/",
             bucket: "photos",

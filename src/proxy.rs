@@ -445,21 +445,7 @@ impl AuthProxy {
         else {
             return Ok(None);
         };
-        let raw = String::from_utf8_lossy(req.raw_path()).into_owned();
-        let (raw_path, raw_query) = raw.split_once('?').unwrap_or((&raw, ""));
-        let host = req
-            .headers
-            .get(header::HOST)
-            .and_then(|v| v.to_str().ok())
-            .or_else(|| req.uri.authority().map(|a| a.as_str()))
-            .unwrap_or("");
-        let bucket = Target::resolve(
-            raw_path,
-            raw_query,
-            host,
-            &self.config.auth.virtual_host_suffixes,
-        )
-        .bucket;
+        let bucket = self.target_of(req).map(|t| t.bucket).unwrap_or_default();
         let requested_method = req
             .headers
             .get(header::ACCESS_CONTROL_REQUEST_METHOD)
@@ -498,13 +484,9 @@ impl AuthProxy {
         Ok(Some(true))
     }
 
-    /// The target of a browser POST upload (`POST` of a multipart form to a bucket), if this
-    /// request is one.
-    fn form_upload_target(&self, session: &Session) -> Option<Target> {
-        let req = session.req_header();
-        if req.method != http::Method::POST {
-            return None;
-        }
+    /// Bucket and key a request addresses, before any verification (for CORS rules and to
+    /// recognise a form upload); `None` when the request target is not UTF-8.
+    fn target_of(&self, req: &RequestHeader) -> Option<Target> {
         let raw = std::str::from_utf8(req.raw_path()).ok()?;
         let (raw_path, raw_query) = raw.split_once('?').unwrap_or((raw, ""));
         let host = req
@@ -513,12 +495,22 @@ impl AuthProxy {
             .and_then(|v| v.to_str().ok())
             .or_else(|| req.uri.authority().map(|a| a.as_str()))
             .unwrap_or("");
-        let target = Target::resolve(
+        Some(Target::resolve(
             raw_path,
             raw_query,
             host,
             &self.config.auth.virtual_host_suffixes,
-        );
+        ))
+    }
+
+    /// The target of a browser POST upload (`POST` of a multipart form to a bucket), if this
+    /// request is one.
+    fn form_upload_target(&self, session: &Session) -> Option<Target> {
+        let req = session.req_header();
+        if req.method != http::Method::POST {
+            return None;
+        }
+        let target = self.target_of(req)?;
         (!target.bucket.is_empty()
             && form_upload::is_form_upload(&req.method, &req.headers, &target.key))
         .then_some(target)

@@ -42,6 +42,21 @@ fn file_to_upload(dir: &std::path::Path, name: &str, contents: &[u8]) -> std::pa
     path
 }
 
+/// Chromium loads `page`, picks a file `file_name` with `contents` and submits the form.
+fn submit_page(page: &str, file_name: &str, contents: &[u8]) -> serde_json::Value {
+    let dir = tempfile::tempdir().unwrap();
+    let page_file = dir.path().join("form.html");
+    std::fs::write(&page_file, page).unwrap();
+    let file = file_to_upload(dir.path(), file_name, contents);
+    run_driver(&[
+        "submit-form",
+        "--page-file",
+        page_file.to_str().unwrap(),
+        "--file",
+        file.to_str().unwrap(),
+    ])
+}
+
 /// The hidden fields of a `post-form` page, in order (the page's own escaping undone).
 fn hidden_fields(html: &str) -> Vec<(String, String)> {
     let unescape = |s: &str| {
@@ -79,19 +94,8 @@ fn chromium_submits_a_post_form_page_and_the_file_lands_on_nginx() {
         "--max-size",
         "1MiB",
     ]);
-    let dir = tempfile::tempdir().unwrap();
-    let page_file = dir.path().join("form.html");
-    std::fs::write(&page_file, &page).unwrap();
     let contents = support::patterned_bytes(200_000);
-    let file = file_to_upload(dir.path(), "holiday photo.jpg", &contents);
-
-    let result = run_driver(&[
-        "submit-form",
-        "--page-file",
-        page_file.to_str().unwrap(),
-        "--file",
-        file.to_str().unwrap(),
-    ]);
+    let result = submit_page(&page, "holiday photo.jpg", &contents);
 
     assert_eq!(result["post_status"], 201, "{result:#}");
     let body = result["post_body"].as_str().unwrap();
@@ -122,18 +126,7 @@ fn chromium_follows_the_redirect_of_a_post_form_page() {
         "--redirect",
         "http://127.0.0.1:9/done",
     ]);
-    let dir = tempfile::tempdir().unwrap();
-    let page_file = dir.path().join("form.html");
-    std::fs::write(&page_file, &page).unwrap();
-    let file = file_to_upload(dir.path(), "a.txt", b"redirect me");
-
-    let result = run_driver(&[
-        "submit-form",
-        "--page-file",
-        page_file.to_str().unwrap(),
-        "--file",
-        file.to_str().unwrap(),
-    ]);
+    let result = submit_page(&page, "a.txt", b"redirect me");
 
     assert_eq!(result["post_status"], 303, "{result:#}");
     let location = result["post_headers"]["location"].as_str().unwrap();
@@ -160,18 +153,7 @@ fn chromium_is_refused_a_file_larger_than_the_page_allows_and_nothing_is_stored(
         "--max-size",
         "1KiB",
     ]);
-    let dir = tempfile::tempdir().unwrap();
-    let page_file = dir.path().join("form.html");
-    std::fs::write(&page_file, &page).unwrap();
-    let file = file_to_upload(dir.path(), "big.bin", &support::patterned_bytes(5000));
-
-    let result = run_driver(&[
-        "submit-form",
-        "--page-file",
-        page_file.to_str().unwrap(),
-        "--file",
-        file.to_str().unwrap(),
-    ]);
+    let result = submit_page(&page, "big.bin", &support::patterned_bytes(5000));
 
     assert_eq!(result["post_status"], 400, "{result:#}");
     assert!(
@@ -407,26 +389,9 @@ fn sigv2_form_page(endpoint: &str, bucket: &str, prefix: &str) -> String {
 fn chromium_submits_a_sigv2_policy_form() {
     let nginx = Nginx::start();
     let proxy = Proxy::start(&nginx, ProxyOptions::default());
-    let dir = tempfile::tempdir().unwrap();
-    let page_file = dir.path().join("form.html");
-    std::fs::write(
-        &page_file,
-        sigv2_form_page(&proxy.endpoint(), "legacy", "v2/"),
-    )
-    .unwrap();
-    let file = file_to_upload(
-        dir.path(),
-        "old-client.txt",
-        b"uploaded through a SigV2 form",
-    );
+    let page = sigv2_form_page(&proxy.endpoint(), "legacy", "v2/");
 
-    let result = run_driver(&[
-        "submit-form",
-        "--page-file",
-        page_file.to_str().unwrap(),
-        "--file",
-        file.to_str().unwrap(),
-    ]);
+    let result = submit_page(&page, "old-client.txt", b"uploaded through a SigV2 form");
 
     assert_eq!(result["post_status"], 201, "{result:#}");
     assert_eq!(
