@@ -65,6 +65,7 @@
 
 use std::mem;
 
+use crate::body::join;
 use bytes::{Bytes, BytesMut};
 use md5::Md5;
 use sha2::{Digest as _, Sha256};
@@ -516,23 +517,6 @@ impl Outbox {
         self.ready.push(staged);
         self.ready.push(mem::take(&mut self.held));
         join(&mut self.ready)
-    }
-}
-
-/// Join pieces into one `Bytes`; without copying when there is only one non-empty piece.
-fn join(pieces: &mut Vec<Bytes>) -> Bytes {
-    pieces.retain(|piece| !piece.is_empty());
-    match pieces.len() {
-        0 => Bytes::new(),
-        1 => pieces.pop().unwrap_or_default(),
-        _ => {
-            let total = pieces.iter().map(Bytes::len).sum();
-            let mut joined = BytesMut::with_capacity(total);
-            for piece in pieces.drain(..) {
-                joined.extend_from_slice(&piece);
-            }
-            joined.freeze()
-        }
     }
 }
 

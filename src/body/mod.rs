@@ -24,6 +24,23 @@ pub trait BodyVerifier: Send + Sync {
     fn finish(&mut self) -> Result<Bytes, S3Error>;
 }
 
+/// Join pieces into one `Bytes`; without copying when there is only one non-empty piece.
+pub(crate) fn join(pieces: &mut Vec<Bytes>) -> Bytes {
+    pieces.retain(|piece| !piece.is_empty());
+    match pieces.len() {
+        0 => Bytes::new(),
+        1 => pieces.pop().unwrap_or_default(),
+        _ => {
+            let total = pieces.iter().map(Bytes::len).sum();
+            let mut joined = bytes::BytesMut::with_capacity(total);
+            for piece in pieces.drain(..) {
+                joined.extend_from_slice(&piece);
+            }
+            joined.freeze()
+        }
+    }
+}
+
 /// A driver for the verifiers' tests: feed pieces, then finish.
 #[cfg(test)]
 pub(crate) mod test_driver {

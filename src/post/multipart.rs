@@ -58,7 +58,8 @@
 
 use std::mem;
 
-use bytes::{Bytes, BytesMut};
+use crate::body::join;
+use bytes::Bytes;
 use memchr::memmem::Finder;
 
 use super::{FilePart, FormField, FormPrefix};
@@ -460,23 +461,6 @@ impl Outbox {
             self.ready.push(Bytes::copy_from_slice(&[last]));
         }
         join(&mut self.ready)
-    }
-}
-
-/// Join pieces into one `Bytes`; without copying when there is only one non-empty piece.
-fn join(pieces: &mut Vec<Bytes>) -> Bytes {
-    pieces.retain(|piece| !piece.is_empty());
-    match pieces.len() {
-        0 => Bytes::new(),
-        1 => pieces.pop().unwrap_or_default(),
-        _ => {
-            let total = pieces.iter().map(Bytes::len).sum();
-            let mut joined = BytesMut::with_capacity(total);
-            for piece in pieces.drain(..) {
-                joined.extend_from_slice(&piece);
-            }
-            joined.freeze()
-        }
     }
 }
 

@@ -28,11 +28,10 @@ use std::time::SystemTime;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use base64::Engine as _;
 use serde_json::Value;
-use time::{Date, Month, PrimitiveDateTime, Time};
 
 use super::FormPrefix;
 use crate::error::{S3Error, S3ErrorCode};
-use crate::sigv4::date::{check_scope, unix_seconds_of, Credential, RequestDate};
+use crate::sigv4::date::{check_scope, unix_seconds_of, utc_unix_seconds, Credential, RequestDate};
 use crate::sigv4::signing::{signature_hex, signatures_match, ALGORITHM};
 use crate::sigv4::{AuthKind, AuthSettings, SigningKey, SigningKeys};
 
@@ -271,27 +270,7 @@ fn parse_expiration(value: &str) -> Option<i64> {
     } else if !fraction.is_empty() {
         return None;
     }
-    let number = |range: std::ops::Range<usize>| -> Option<u32> {
-        let part = &bytes[range];
-        if !part.iter().all(u8::is_ascii_digit) {
-            return None;
-        }
-        // At most 4 ASCII digits: cannot overflow u32.
-        Some(part.iter().fold(0u32, |n, d| n * 10 + u32::from(d - b'0')))
-    };
-    let year = i32::try_from(number(0..4)?).ok()?;
-    let month = Month::try_from(u8::try_from(number(5..7)?).ok()?).ok()?;
-    let day = u8::try_from(number(8..10)?).ok()?;
-    let hour = u8::try_from(number(11..13)?).ok()?;
-    let minute = u8::try_from(number(14..16)?).ok()?;
-    let second = u8::try_from(number(17..19)?).ok()?;
-    let date = Date::from_calendar_date(year, month, day).ok()?;
-    let time = Time::from_hms(hour, minute, second).ok()?;
-    Some(
-        PrimitiveDateTime::new(date, time)
-            .assume_utc()
-            .unix_timestamp(),
-    )
+    utc_unix_seconds(bytes, [0..4, 5..7, 8..10, 11..13, 14..16, 17..19])
 }
 
 /// One entry of `conditions`: an object of `"field": "value"` pairs (each an exact match) or an

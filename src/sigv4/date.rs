@@ -39,25 +39,9 @@ impl RequestDate {
         if bytes.len() != 16 || bytes[8] != b'T' || bytes[15] != b'Z' {
             return None;
         }
-        let digits = |range: std::ops::Range<usize>| -> Option<u32> {
-            let part = &bytes[range];
-            if !part.iter().all(u8::is_ascii_digit) {
-                return None;
-            }
-            // All ASCII digits, at most 4 of them: cannot overflow u32.
-            Some(part.iter().fold(0u32, |n, d| n * 10 + u32::from(d - b'0')))
-        };
-        let year = i32::try_from(digits(0..4)?).ok()?;
-        let month = Month::try_from(u8::try_from(digits(4..6)?).ok()?).ok()?;
-        let day = u8::try_from(digits(6..8)?).ok()?;
-        let hour = u8::try_from(digits(9..11)?).ok()?;
-        let minute = u8::try_from(digits(11..13)?).ok()?;
-        let second = u8::try_from(digits(13..15)?).ok()?;
-        let date = Date::from_calendar_date(year, month, day).ok()?;
-        let time = Time::from_hms(hour, minute, second).ok()?;
-        let at = PrimitiveDateTime::new(date, time).assume_utc();
+        let unix_seconds = utc_unix_seconds(bytes, [0..4, 4..6, 6..8, 9..11, 11..13, 13..15])?;
         Some(RequestDate {
-            unix_seconds: at.unix_timestamp(),
+            unix_seconds,
             amz: value.to_owned(),
         })
     }
@@ -132,6 +116,40 @@ pub fn unix_seconds_of(now: SystemTime) -> i128 {
         Ok(after) => i128::from(after.as_secs()),
         Err(before) => -i128::from(before.duration().as_secs()),
     }
+}
+
+/// Unix seconds of a UTC date and time written in ASCII digits at these byte ranges of `bytes`:
+/// year, month, day, hour, minute, second (each range at most 4 digits). `None` when a range
+/// holds anything but digits or the values are not a real date and time.
+pub(crate) fn utc_unix_seconds(
+    bytes: &[u8],
+    [year, month, day, hour, minute, second]: [std::ops::Range<usize>; 6],
+) -> Option<i64> {
+    let number = |range: std::ops::Range<usize>| -> Option<u32> {
+        let part = bytes.get(range)?;
+        if part.is_empty() || part.len() > 4 || !part.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        // All ASCII digits, at most 4 of them: cannot overflow u32.
+        Some(part.iter().fold(0u32, |n, d| n * 10 + u32::from(d - b'0')))
+    };
+    let date = Date::from_calendar_date(
+        i32::try_from(number(year)?).ok()?,
+        Month::try_from(u8::try_from(number(month)?).ok()?).ok()?,
+        u8::try_from(number(day)?).ok()?,
+    )
+    .ok()?;
+    let time = Time::from_hms(
+        u8::try_from(number(hour)?).ok()?,
+        u8::try_from(number(minute)?).ok()?,
+        u8::try_from(number(second)?).ok()?,
+    )
+    .ok()?;
+    Some(
+        PrimitiveDateTime::new(date, time)
+            .assume_utc()
+            .unix_timestamp(),
+    )
 }
 
 /// Header auth: the request date must be within `clock_skew` of `now`, either way, so a captured
