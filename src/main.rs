@@ -41,30 +41,21 @@ enum Command {
     },
     /// Print a presigned URL (SigV4) for an object, signed with a key of the secrets file.
     Presign {
-        /// The access key id to sign with (from auth.secrets_file).
-        #[arg(long)]
-        key_id: String,
+        #[command(flatten)]
+        signing: SigningArgs,
         /// GET to download, PUT to upload, HEAD, DELETE.
         #[arg(long, default_value = "GET")]
         method: String,
         /// How long the URL stays valid: "90s", "15m", "1h", "7d" (at most auth.max_presign_expiry).
         #[arg(long, default_value = "1h")]
         expires: String,
-        /// The proxy as clients reach it, e.g. https://files.example.com (default: from
-        /// server.listen / server.tls_listen).
-        #[arg(long)]
-        endpoint: Option<String>,
-        /// Region of the signature (default: the first of auth.region).
-        #[arg(long)]
-        region: Option<String>,
         /// The object: s3://bucket/key
         object: String,
     },
     /// Print an HTML page with a browser upload form (a signed POST policy) for a bucket.
     PostForm {
-        /// The access key id to sign with (from auth.secrets_file).
-        #[arg(long)]
-        key_id: String,
+        #[command(flatten)]
+        signing: SigningArgs,
         /// The bucket files go to.
         #[arg(long)]
         bucket: String,
@@ -81,14 +72,22 @@ enum Command {
         /// How long the form stays usable: "15m", "1h", "7d".
         #[arg(long, default_value = "1h")]
         expires: String,
-        /// The proxy as browsers reach it, e.g. https://files.example.com (default: from
-        /// server.listen / server.tls_listen).
-        #[arg(long)]
-        endpoint: Option<String>,
-        /// Region of the signature (default: the first of auth.region).
-        #[arg(long)]
-        region: Option<String>,
     },
+}
+
+/// Who signs a presigned URL or a form, and where clients reach the proxy.
+#[derive(clap::Args)]
+struct SigningArgs {
+    /// The access key id to sign with (from auth.secrets_file).
+    #[arg(long)]
+    key_id: String,
+    /// The proxy as clients and browsers reach it, e.g. https://files.example.com (default:
+    /// from server.listen / server.tls_listen).
+    #[arg(long)]
+    endpoint: Option<String>,
+    /// Region of the signature (default: the first of auth.region).
+    #[arg(long)]
+    region: Option<String>,
 }
 
 /// `scheme://host:port` of the proxy from its own listeners (0.0.0.0 → 127.0.0.1).
@@ -170,11 +169,13 @@ fn signing_now(
 
 fn presign_command(
     config: &Config,
-    key_id: &str,
+    SigningArgs {
+        key_id,
+        endpoint,
+        region,
+    }: SigningArgs,
     method: &str,
     expires: &str,
-    endpoint: Option<String>,
-    region: Option<String>,
     object: &str,
 ) -> Result<String, String> {
     let method = method.to_ascii_uppercase();
@@ -200,9 +201,9 @@ fn presign_command(
         .or_else(|| default_endpoint(config))
         .ok_or("--endpoint is needed: the config has no listener")?;
     let (scheme, host) = split_endpoint(&endpoint)?;
-    let signing = signing_now(config, key_id, region)?;
+    let signing = signing_now(config, &key_id, region)?;
     let signer = s3_auth_proxy::generate::Signer {
-        access_key: key_id,
+        access_key: &key_id,
         signing_key: &signing.key,
         region: &signing.region,
         amz_date: &signing.amz_date,
@@ -217,17 +218,18 @@ fn presign_command(
     ))
 }
 
-#[allow(clippy::too_many_arguments)]
 fn post_form_command(
     config: &Config,
-    key_id: &str,
+    SigningArgs {
+        key_id,
+        endpoint,
+        region,
+    }: SigningArgs,
     bucket: &str,
     key_prefix: &str,
     max_size: Option<String>,
     redirect: Option<String>,
     expires: &str,
-    endpoint: Option<String>,
-    region: Option<String>,
 ) -> Result<String, String> {
     if bucket.is_empty() || bucket.contains('/') {
         return Err(format!("--bucket {bucket:?}: a bucket name has no '/'"));
@@ -244,7 +246,7 @@ fn post_form_command(
         .or_else(|| default_endpoint(config))
         .ok_or("--endpoint is needed: the config has no listener")?;
     split_endpoint(&endpoint)?;
-    let signing = signing_now(config, key_id, region)?;
+    let signing = signing_now(config, &key_id, region)?;
     let expiration = signing.now + expires;
     let expiration = format!(
         "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
@@ -256,7 +258,7 @@ fn post_form_command(
         expiration.second()
     );
     let signer = s3_auth_proxy::generate::Signer {
-        access_key: key_id,
+        access_key: &key_id,
         signing_key: &signing.key,
         region: &signing.region,
         amz_date: &signing.amz_date,
@@ -377,15 +379,11 @@ fn main() -> ExitCode {
             }
         }
         Command::Presign {
-            key_id,
+            signing,
             method,
             expires,
-            endpoint,
-            region,
             object,
-        } => match presign_command(
-            &config, &key_id, &method, &expires, endpoint, region, &object,
-        ) {
+        } => match presign_command(&config, signing, &method, &expires, &object) {
             Ok(url) => {
                 println!("{url}");
                 ExitCode::SUCCESS
@@ -396,24 +394,20 @@ fn main() -> ExitCode {
             }
         },
         Command::PostForm {
-            key_id,
+            signing,
             bucket,
             key_prefix,
             max_size,
             redirect,
             expires,
-            endpoint,
-            region,
         } => match post_form_command(
             &config,
-            &key_id,
+            signing,
             &bucket,
             &key_prefix,
             max_size,
             redirect,
             &expires,
-            endpoint,
-            region,
         ) {
             Ok(html) => {
                 print!("{html}");

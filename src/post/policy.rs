@@ -527,17 +527,7 @@ pub fn verify_sigv4_form(
     let fields = SigV4Fields::parse(prefix)?;
     let scope = &fields.credential.scope;
     check_scope(scope, &fields.date, settings, AuthKind::Presigned)?;
-    let Some(signing_key) = keys.signing_key(
-        &fields.credential.access_key,
-        &scope.date,
-        &scope.region,
-        &scope.service,
-    ) else {
-        return Err(S3Error::new(
-            S3ErrorCode::InvalidAccessKeyId,
-            "The AWS Access Key Id you provided does not exist in our records.",
-        ));
-    };
+    let signing_key = crate::sigv4::signing_key_of(keys, &fields.credential)?;
     let computed = sign_policy_v4(&signing_key, fields.policy);
     if !signatures_match(&computed, fields.signature) {
         return Err(S3Error::signature_mismatch(

@@ -303,6 +303,27 @@ fn canonical_request_of(
     ))
 }
 
+/// The signing key of a credential's access key for its scope; `InvalidAccessKeyId` (S3's
+/// wording) when the key is unknown.
+pub(crate) fn signing_key_of(
+    keys: &dyn SigningKeys,
+    credential: &date::Credential,
+) -> Result<SigningKey, S3Error> {
+    let scope = &credential.scope;
+    keys.signing_key(
+        &credential.access_key,
+        &scope.date,
+        &scope.region,
+        &scope.service,
+    )
+    .ok_or_else(|| {
+        S3Error::new(
+            S3ErrorCode::InvalidAccessKeyId,
+            "The AWS Access Key Id you provided does not exist in our records.",
+        )
+    })
+}
+
 fn check_signature(
     req: &RequestParts<'_>,
     claim: Claim,
@@ -312,17 +333,7 @@ fn check_signature(
     check_headers_signed(req.headers, &claim.signed_headers)?;
     let canonical_request = canonical_request_of(req, req.headers, &claim)?;
     let scope = &claim.credential.scope;
-    let Some(signing_key) = keys.signing_key(
-        &claim.credential.access_key,
-        &scope.date,
-        &scope.region,
-        &scope.service,
-    ) else {
-        return Err(S3Error::new(
-            S3ErrorCode::InvalidAccessKeyId,
-            "The AWS Access Key Id you provided does not exist in our records.",
-        ));
-    };
+    let signing_key = signing_key_of(keys, &claim.credential)?;
     let scope_string = scope.to_scope_string();
     let string_to_sign =
         signing::string_to_sign(claim.date.as_amz(), &scope_string, &canonical_request);
