@@ -501,3 +501,45 @@ fn a_form_needs_a_write_scope_on_its_key_and_nothing_is_stored_without_one() {
     nginx.assert_nothing_stored();
     assert!(nginx.upstream_requests().is_empty());
 }
+
+#[test]
+fn curl_posts_a_large_form_with_expect_100_continue() {
+    let nginx = Nginx::start();
+    let proxy = Proxy::start(&nginx, ProxyOptions::default());
+    let page = proxy.run_cli(&[
+        "post-form",
+        "--key-id",
+        ACCESS_KEY,
+        "--bucket",
+        "photos",
+        "--key-prefix",
+        "curl/",
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let contents = support::patterned_bytes(3 * 1024 * 1024 + 11);
+    let file = file_to_upload(dir.path(), "big.bin", &contents);
+
+    // curl sends `Expect: 100-continue` for bodies over 1 MiB and waits for the 100.
+    let mut curl = std::process::Command::new("curl");
+    curl.args(["-sS", "--noproxy", "*", "-o", "-", "-w", "\n%{http_code}"]);
+    curl.args(["-H", "Expect: 100-continue"]);
+    for (name, value) in hidden_fields(&page) {
+        // `;type=` and `@` are curl syntax; none of these values hold them.
+        curl.args(["--form-string", &format!("{name}={value}")]);
+    }
+    curl.args(["-F", &format!("file=@{}", file.display())]);
+    curl.arg(format!("{}/photos", proxy.endpoint()));
+    let out = curl.output().expect("run curl");
+    let text = String::from_utf8_lossy(&out.stdout);
+
+    assert!(
+        text.trim_end().ends_with("201"),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("<Key>curl/big.bin</Key>"), "{text}");
+    assert_eq!(
+        nginx.stored("photos/curl/big.bin").as_deref(),
+        Some(&contents[..])
+    );
+}
