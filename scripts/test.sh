@@ -67,6 +67,13 @@ venv_ok || { log ".venv-test cannot import boto3 and requests"; exit 1; }
 PYTHON="$PWD/.venv-test/bin/python"
 export PYTHON
 
+# --- a keyless S3 server as a second kind of backend (tests/s3_backend.rs) ----------------------
+# s3s-fs 0.14.1: the newest release that builds with this machine's Rust (0.17 needs 1.96).
+if ! command -v s3s-fs >/dev/null 2>&1 && [ ! -x "${CARGO_HOME:-$HOME/.cargo}/bin/s3s-fs" ]; then
+    log "installing s3s-fs (a keyless S3 server for the upstream.kind = \"s3\" tests)"
+    cargo install s3s-fs --version 0.14.1 --locked --features binary
+fi
+
 # --- headless Chromium for the browser tests (tests/post_forms.rs) ------------------------------
 if is_root && have_apt; then
     bash scripts/install-browser-deps.sh

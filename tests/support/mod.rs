@@ -15,6 +15,7 @@ pub mod http;
 pub mod nginx;
 pub mod proxy;
 pub mod python;
+pub mod s3_server;
 pub mod signer;
 pub mod streaming;
 pub mod tls;

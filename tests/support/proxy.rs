@@ -142,11 +142,17 @@ impl Proxy {
     /// Writes the configuration, starts the binary in front of `nginx` and waits until it
     /// answers `/healthz` and accepts connections on every listener.
     pub fn start(nginx: &Nginx, options: ProxyOptions) -> Proxy {
+        Proxy::start_in_front_of(nginx.addr(), "http", options)
+    }
+
+    /// Like [`Proxy::start`], in front of any backend: `kind` is `upstream.kind` (`"s3"` for a
+    /// keyless S3 server).
+    pub fn start_in_front_of(upstream: SocketAddr, kind: &str, options: ProxyOptions) -> Proxy {
         // A port picked free may be taken by another process before the proxy binds it: the
         // proxy then exits, and fresh ports are tried.
         let mut last_error = String::new();
         for _ in 0..3 {
-            match Proxy::try_start(nginx, &options) {
+            match Proxy::try_start(upstream, kind, &options) {
                 Ok(proxy) => return proxy,
                 Err(error) => last_error = error,
             }
@@ -154,7 +160,11 @@ impl Proxy {
         panic!("{last_error}");
     }
 
-    fn try_start(nginx: &Nginx, options: &ProxyOptions) -> Result<Proxy, String> {
+    fn try_start(
+        upstream: SocketAddr,
+        kind: &str,
+        options: &ProxyOptions,
+    ) -> Result<Proxy, String> {
         let dir = tempfile::Builder::new()
             .prefix("proxy-")
             .tempdir()
@@ -171,7 +181,7 @@ impl Proxy {
             secrets_toml(&options.credentials),
         )
         .expect("write secrets.toml");
-        let config = proxy_toml(options, addr, tls_addr, metrics_addr, nginx.addr());
+        let config = proxy_toml(options, addr, tls_addr, metrics_addr, upstream, kind);
         fs::write(dir.path().join("proxy.toml"), &config).expect("write proxy.toml");
 
         let stderr = fs::File::create(dir.path().join("proxy.log")).expect("create proxy.log");
@@ -368,6 +378,7 @@ fn proxy_toml(
     tls_addr: Option<SocketAddr>,
     metrics_addr: SocketAddr,
     upstream: SocketAddr,
+    kind: &str,
 ) -> String {
     // Relative paths: the proxy resolves them against this file's folder.
     let tls = match tls_addr {
@@ -385,7 +396,7 @@ shutdown_grace = "1s"
 {extra_server}
 [upstream]
 address = "{upstream}"
-kind = "http"
+kind = "{kind}"
 connect_timeout = "5s"
 read_timeout = "60s"
 write_timeout = "60s"

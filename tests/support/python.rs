@@ -43,6 +43,18 @@ pub fn run_script_with(
     ca_bundle: Option<&Path>,
     env: &[(&str, &str)],
 ) {
+    run_script_against(script, &nginx.root(), endpoint, ca_bundle, env);
+}
+
+/// Like [`run_script_with`], for any backend that stores `<bucket>/<key>` as files under
+/// `storage_root` (nginx's root, or a keyless S3 server's folder).
+pub fn run_script_against(
+    script: &str,
+    storage_root: &Path,
+    endpoint: &str,
+    ca_bundle: Option<&Path>,
+    env: &[(&str, &str)],
+) {
     assert_boto3_is_importable();
     let scripts = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python");
     let mut command = Command::new(python());
@@ -58,7 +70,7 @@ pub fn run_script_with(
         )
         .env("ACCESS_KEY", ACCESS_KEY)
         .env("SECRET_KEY", SECRET_KEY)
-        .env("NGINX_ROOT", nginx.root())
+        .env("NGINX_ROOT", storage_root)
         // Hermetic: no AWS profile, credentials or CA from the machine, no HTTP proxy.
         .env("AWS_CONFIG_FILE", "/dev/null")
         .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
