@@ -543,3 +543,42 @@ fn curl_posts_a_large_form_with_expect_100_continue() {
         Some(&contents[..])
     );
 }
+
+#[test]
+fn a_form_with_a_bad_signature_never_opens_an_upstream_request() {
+    let nginx = Nginx::start();
+    let proxy = Proxy::start(&nginx, ProxyOptions::default());
+    let page = proxy.run_cli(&[
+        "post-form",
+        "--key-id",
+        ACCESS_KEY,
+        "--bucket",
+        "photos",
+        "--key-prefix",
+        "x/",
+    ]);
+    let mut fields = hidden_fields(&page);
+    let signature = fields
+        .iter_mut()
+        .find(|(name, _)| name == "x-amz-signature")
+        .unwrap();
+    let first = if signature.1.starts_with('0') {
+        "1"
+    } else {
+        "0"
+    };
+    signature.1.replace_range(0..1, first);
+    let (body, content_type) = form_body(&fields, "f.bin", &support::patterned_bytes(100_000));
+
+    let response = proxy.send(
+        &proxy
+            .request("POST", "/photos")
+            .header("Content-Type", &content_type)
+            .body(body),
+    );
+
+    response.assert_s3_error(403, "SignatureDoesNotMatch");
+    nginx.assert_nothing_stored();
+    // Not even a connection that was then cut short: nginx saw no request at all.
+    assert!(nginx.upstream_requests().is_empty());
+}
