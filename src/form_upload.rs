@@ -220,7 +220,7 @@ impl FormUpload<'_> {
             }
             None => UpstreamLength::Chunked,
         };
-        check_max(reader.file_len(), max_size)?;
+        check_growth(&reader, &length, max_size)?;
         if body_done {
             end_checks(&reader, &length, min_size, max_size)?;
         }
@@ -230,7 +230,7 @@ impl FormUpload<'_> {
         if matches!(length, UpstreamLength::Exact(0)) && !body_done {
             while let Some(piece) = read_piece(session).await? {
                 let released = reader.feed(piece)?;
-                check_max(reader.file_len(), max_size)?;
+                check_growth(&reader, &length, max_size)?;
                 early_file_bytes.push(released);
             }
             early_file_bytes.push(reader.finish()?);
@@ -256,7 +256,7 @@ impl FormUpload<'_> {
         if !body_done {
             while let Some(piece) = read_piece(session).await? {
                 let released = reader.feed(piece)?;
-                check_max(reader.file_len(), max_size)?;
+                check_growth(&reader, &length, max_size)?;
                 let bytes = send(released, outcome);
                 write_upstream(&mut upstream, &bytes).await?;
             }
@@ -503,16 +503,39 @@ fn end_checks(
     max: u64,
 ) -> Result<(), S3Error> {
     check_size(reader.file_len(), min, max)?;
-    if let UpstreamLength::Exact(expected) = length {
-        if reader.file_len() != *expected {
-            return Err(S3Error::new(
-                S3ErrorCode::MalformedPOSTRequest,
-                "The body of your POST request is not well-formed multipart/form-data: the form \
-                 must end right after the file with the closing boundary and CRLF.",
-            ));
+    match length {
+        UpstreamLength::Exact(expected) if reader.file_len() != *expected => {
+            Err(not_the_announced_length())
         }
+        _ => Ok(()),
     }
-    Ok(())
+}
+
+/// Checks after every piece, before any of it is released: the policy's maximum, and never more
+/// file than the backend was told. The reader holds the last byte back, so while the file seen
+/// is at most the announced length the backend has less than it; once it is longer (a form
+/// ending otherwise than the closing boundary and CRLF) the backend must not get the announced
+/// length, or it would commit the file cut short.
+fn check_growth(
+    reader: &MultipartReader,
+    length: &UpstreamLength,
+    max: u64,
+) -> Result<(), S3Error> {
+    check_max(reader.file_len(), max)?;
+    match length {
+        UpstreamLength::Exact(expected) if reader.file_len() > *expected => {
+            Err(not_the_announced_length())
+        }
+        _ => Ok(()),
+    }
+}
+
+fn not_the_announced_length() -> S3Error {
+    S3Error::new(
+        S3ErrorCode::MalformedPOSTRequest,
+        "The body of your POST request is not well-formed multipart/form-data: the form must \
+         end right after the file with the closing boundary and CRLF.",
+    )
 }
 
 /// Read and discard what is left of a refused form, up to `limit` bytes, so that a browser

@@ -582,3 +582,37 @@ fn a_form_with_a_bad_signature_never_opens_an_upstream_request() {
     // Not even a connection that was then cut short: nginx saw no request at all.
     assert!(nginx.upstream_requests().is_empty());
 }
+
+#[test]
+fn a_form_ending_without_the_final_crlf_stores_nothing_rather_than_a_cut_file() {
+    // The backend is told the file's length assuming the closing `--boundary--\r\n`. Without its
+    // CRLF the file is 2 bytes longer than announced: the proxy must stop before the backend
+    // has the announced length, or it would commit the file cut short.
+    let nginx = Nginx::start();
+    let proxy = Proxy::start(&nginx, ProxyOptions::default());
+    let page = proxy.run_cli(&[
+        "post-form",
+        "--key-id",
+        ACCESS_KEY,
+        "--bucket",
+        "photos",
+        "--key-prefix",
+        "cut/",
+    ]);
+    let (mut body, content_type) = form_body(
+        &hidden_fields(&page),
+        "f.bin",
+        &support::patterned_bytes(300_000),
+    );
+    body.truncate(body.len() - 2);
+
+    let response = proxy.send(
+        &proxy
+            .request("POST", "/photos")
+            .header("Content-Type", &content_type)
+            .body(body),
+    );
+
+    response.assert_s3_error(400, "MalformedPOSTRequest");
+    nginx.assert_nothing_stored();
+}
