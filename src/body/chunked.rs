@@ -1502,22 +1502,11 @@ mod tests {
 
     // ---- running ----
 
-    use crate::body::test_driver::{run, Run};
+    use crate::body::test_driver::{mutated_and_cut, run, split_at, Rng, Run};
 
     fn run_with(expect: &ChunkedExpectations, pieces: &[&[u8]]) -> Run {
         let mut verifier = AwsChunkedVerifier::new(expect.clone()).expect("valid expectations");
         run(&mut verifier, pieces)
-    }
-
-    /// `wire` cut at each of `cuts` (ascending offsets).
-    fn split_at<'a>(wire: &'a [u8], cuts: &[usize]) -> Vec<&'a [u8]> {
-        let mut pieces = Vec::new();
-        let mut start = 0;
-        for &cut in cuts.iter().chain([&wire.len()]) {
-            pieces.push(&wire[start..cut]);
-            start = cut;
-        }
-        pieces
     }
 
     /// Success, the whole payload released, and never its last byte before `finish`.
@@ -2514,20 +2503,6 @@ mod tests {
 
     // ---- never panics ----
 
-    /// xorshift64*: deterministic, dependency-free randomness for the no-panic sweep.
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-        }
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n.max(1) as u64) as usize
-        }
-    }
-
     #[test]
     fn thousands_of_mutated_bodies_never_panic() {
         let seeds = [
@@ -2555,22 +2530,7 @@ mod tests {
         let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
         for round in 0..4000 {
             let (seed, expect) = &seeds[round % seeds.len()];
-            let mut body = seed.clone();
-            for _ in 0..=rng.below(4) {
-                let at = rng.below(body.len());
-                match rng.below(4) {
-                    0 => body[at] ^= 1 << rng.below(8),
-                    1 => body[at] = b"\r\n;:0aF9"[rng.below(8)],
-                    2 => {
-                        body.remove(at);
-                    }
-                    _ => body.insert(at, rng.next() as u8),
-                }
-            }
-            let mut cuts: Vec<usize> = (0..rng.below(6))
-                .map(|_| rng.below(body.len() + 1))
-                .collect();
-            cuts.sort_unstable();
+            let (body, cuts) = mutated_and_cut(seed, &mut rng, b"\r\n;:0aF9");
             let run = run_with(expect, &split_at(&body, &cuts));
             assert!(run.before_finish.len() < CHECK_INPUT.len(), "round {round}");
             if let Ok(tail) = run.outcome {

@@ -83,4 +83,57 @@ pub(crate) mod test_driver {
             outcome: verifier.finish(),
         }
     }
+
+    /// `body` cut at each of `cuts` (ascending offsets).
+    pub(crate) fn split_at<'a>(body: &'a [u8], cuts: &[usize]) -> Vec<&'a [u8]> {
+        let mut pieces = Vec::new();
+        let mut start = 0;
+        for &cut in cuts.iter().chain([&body.len()]) {
+            pieces.push(&body[start..cut]);
+            start = cut;
+        }
+        pieces
+    }
+
+    /// xorshift64*: deterministic, dependency-free randomness for the no-panic sweeps.
+    pub(crate) struct Rng(pub(crate) u64);
+
+    impl Rng {
+        pub(crate) fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        }
+
+        pub(crate) fn below(&mut self, n: usize) -> usize {
+            (self.next() % n.max(1) as u64) as usize
+        }
+    }
+
+    /// `seed` with one to four random edits (a flipped bit, a byte of `alphabet` — the format's
+    /// own syntax —, a deletion, an insertion), then cut at up to five random offsets.
+    pub(crate) fn mutated_and_cut(
+        seed: &[u8],
+        rng: &mut Rng,
+        alphabet: &[u8; 8],
+    ) -> (Vec<u8>, Vec<usize>) {
+        let mut body = seed.to_vec();
+        for _ in 0..=rng.below(4) {
+            let at = rng.below(body.len());
+            match rng.below(4) {
+                0 => body[at] ^= 1 << rng.below(8),
+                1 => body[at] = alphabet[rng.below(8)],
+                2 => {
+                    body.remove(at);
+                }
+                _ => body.insert(at, rng.next() as u8),
+            }
+        }
+        let mut cuts: Vec<usize> = (0..rng.below(6))
+            .map(|_| rng.below(body.len() + 1))
+            .collect();
+        cuts.sort_unstable();
+        (body, cuts)
+    }
 }

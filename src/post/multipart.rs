@@ -947,6 +947,7 @@ pub fn fuzz_one(data: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::body::test_driver::{mutated_and_cut, split_at, Rng};
     use proptest::prelude::*;
 
     /// Chrome's boundary style.
@@ -1108,17 +1109,6 @@ mod tests {
 
     fn run(pieces: &[&[u8]]) -> Run {
         run_limits(MultipartLimits::default(), pieces)
-    }
-
-    /// `body` cut at each of `cuts` (ascending offsets).
-    fn split_at<'a>(body: &'a [u8], cuts: &[usize]) -> Vec<&'a [u8]> {
-        let mut pieces = Vec::new();
-        let mut start = 0;
-        for &cut in cuts.iter().chain([&body.len()]) {
-            pieces.push(&body[start..cut]);
-            start = cut;
-        }
-        pieces
     }
 
     /// Accepted: the file released whole, never its last byte before `finish`.
@@ -1864,20 +1854,6 @@ mod tests {
 
     // ---- never panics ----
 
-    /// xorshift64*: deterministic, dependency-free randomness for the no-panic sweep.
-    struct Rng(u64);
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-        }
-        fn below(&mut self, n: usize) -> usize {
-            (self.next() % n.max(1) as u64) as usize
-        }
-    }
-
     #[test]
     fn thousands_of_mutated_forms_never_panic_nor_release_the_last_byte_early() {
         let seed = browser_form(b"\r\n--ab\r\n-x").0;
@@ -1888,22 +1864,7 @@ mod tests {
         };
         let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
         for round in 0..3000 {
-            let mut body = seed.clone();
-            for _ in 0..=rng.below(4) {
-                let at = rng.below(body.len());
-                match rng.below(4) {
-                    0 => body[at] ^= 1 << rng.below(8),
-                    1 => body[at] = b"\r\n-\"; =:"[rng.below(8)],
-                    2 => {
-                        body.remove(at);
-                    }
-                    _ => body.insert(at, rng.next() as u8),
-                }
-            }
-            let mut cuts: Vec<usize> = (0..rng.below(6))
-                .map(|_| rng.below(body.len() + 1))
-                .collect();
-            cuts.sort_unstable();
+            let (body, cuts) = mutated_and_cut(&seed, &mut rng, b"\r\n-\"; =:");
             let run = run_limits(limits, &split_at(&body, &cuts));
             assert!(
                 run.before_finish.len() as u64 <= run.file_len.saturating_sub(1),

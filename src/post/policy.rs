@@ -752,6 +752,7 @@ mod tests {
     use super::*;
     use crate::post::{FilePart, FormField};
     use crate::sigv4::signing::derive_signing_key;
+    use crate::sigv4::test_settings as settings;
 
     const VECTORS: &str = include_str!("../../../shared/vectors/s3-doc-examples.json");
 
@@ -795,15 +796,6 @@ mod tests {
         ) -> Option<SigningKey> {
             (access_key == self.access_key)
                 .then(|| derive_signing_key(&self.secret, date, region, service))
-        }
-    }
-
-    fn settings() -> AuthSettings {
-        AuthSettings {
-            regions: vec!["us-east-1".into()],
-            clock_skew: Duration::from_secs(900),
-            max_presign_expiry: Duration::from_secs(604_800),
-            boto2_presign_compat: false,
         }
     }
 

@@ -2,6 +2,7 @@
 //! (`shared/vectors/sigv2-doc-examples.json`, values copied from the pages, never computed
 //! here), then `verify`'s own checks one tampered part at a time.
 
+use crate::sigv4::test_settings as settings;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
@@ -33,15 +34,6 @@ impl SigV2Keys for Keys {
     fn hmac_sha1(&self, access_key: &str, data: &[u8]) -> Option<[u8; 20]> {
         let (_, secret) = self.0.iter().find(|(k, _)| k == access_key)?;
         Some(hmac_sha1(secret.as_bytes(), data))
-    }
-}
-
-fn settings() -> AuthSettings {
-    AuthSettings {
-        regions: vec!["us-east-1".into()],
-        clock_skew: Duration::from_secs(900),
-        max_presign_expiry: Duration::from_secs(604_800),
-        boto2_presign_compat: false,
     }
 }
 

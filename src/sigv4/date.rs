@@ -271,16 +271,8 @@ pub fn check_scope(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sigv4::test_settings as settings;
     use http::{HeaderMap, HeaderValue};
-
-    fn settings() -> AuthSettings {
-        AuthSettings {
-            regions: vec!["us-east-1".into()],
-            clock_skew: Duration::from_secs(900),
-            max_presign_expiry: Duration::from_secs(604_800),
-            boto2_presign_compat: false,
-        }
-    }
 
     fn at(unix: u64) -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(unix)

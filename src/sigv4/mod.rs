@@ -63,6 +63,17 @@ pub struct AuthSettings {
     pub boto2_presign_compat: bool,
 }
 
+/// The settings the unit tests verify with: us-east-1, S3's 15-minute skew, 7-day presigns.
+#[cfg(test)]
+pub(crate) fn test_settings() -> AuthSettings {
+    AuthSettings {
+        regions: vec!["us-east-1".into()],
+        clock_skew: Duration::from_secs(900),
+        max_presign_expiry: Duration::from_secs(604_800),
+        boto2_presign_compat: false,
+    }
+}
+
 /// How the request was authenticated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthKind {
