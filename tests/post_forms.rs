@@ -83,17 +83,11 @@ fn hidden_fields(html: &str) -> Vec<(String, String)> {
 fn chromium_submits_a_post_form_page_and_the_file_lands_on_nginx() {
     let nginx = Nginx::start();
     let proxy = Proxy::start(&nginx, ProxyOptions::default());
-    let page = proxy.run_cli(&[
-        "post-form",
-        "--key-id",
-        ACCESS_KEY,
-        "--bucket",
+    let page = form_page(
+        &proxy,
         "photos",
-        "--key-prefix",
-        "uploads/",
-        "--max-size",
-        "1MiB",
-    ]);
+        &["--key-prefix", "uploads/", "--max-size", "1MiB"],
+    );
     let contents = support::patterned_bytes(200_000);
     let result = submit_page(&page, "holiday photo.jpg", &contents);
 
@@ -115,17 +109,16 @@ fn chromium_follows_the_redirect_of_a_post_form_page() {
     let nginx = Nginx::start();
     let proxy = Proxy::start(&nginx, ProxyOptions::default());
     // Nothing listens on port 9: the browser's navigation fails, the 303 it got is what counts.
-    let page = proxy.run_cli(&[
-        "post-form",
-        "--key-id",
-        ACCESS_KEY,
-        "--bucket",
+    let page = form_page(
+        &proxy,
         "photos",
-        "--key-prefix",
-        "r/",
-        "--redirect",
-        "http://127.0.0.1:9/done",
-    ]);
+        &[
+            "--key-prefix",
+            "r/",
+            "--redirect",
+            "http://127.0.0.1:9/done",
+        ],
+    );
     let result = submit_page(&page, "a.txt", b"redirect me");
 
     assert_eq!(result["post_status"], 303, "{result:#}");
@@ -144,15 +137,7 @@ fn chromium_follows_the_redirect_of_a_post_form_page() {
 fn chromium_is_refused_a_file_larger_than_the_page_allows_and_nothing_is_stored() {
     let nginx = Nginx::start();
     let proxy = Proxy::start(&nginx, ProxyOptions::default());
-    let page = proxy.run_cli(&[
-        "post-form",
-        "--key-id",
-        ACCESS_KEY,
-        "--bucket",
-        "photos",
-        "--max-size",
-        "1KiB",
-    ]);
+    let page = form_page(&proxy, "photos", &["--max-size", "1KiB"]);
     let result = submit_page(&page, "big.bin", &support::patterned_bytes(5000));
 
     assert_eq!(result["post_status"], 400, "{result:#}");
@@ -263,15 +248,7 @@ fn a_page_on_another_origin_posts_a_form_with_fetch_and_reads_the_answer() {
         &nginx,
         ProxyOptions::default().with_tables(CORS_FOR_LOCALHOST_PAGES),
     );
-    let page = proxy.run_cli(&[
-        "post-form",
-        "--key-id",
-        ACCESS_KEY,
-        "--bucket",
-        "docs",
-        "--key-prefix",
-        "fetched/",
-    ]);
+    let page = form_page(&proxy, "docs", &["--key-prefix", "fetched/"]);
     let fields = serde_json::Value::Array(
         hidden_fields(&page)
             .into_iter()
@@ -428,19 +405,28 @@ fn form_body(fields: &[(String, String)], filename: &str, data: &[u8]) -> (Vec<u
     (body, format!("multipart/form-data; boundary={boundary}"))
 }
 
+/// A `post-form` page for `bucket` (extra CLI arguments such as `--key-prefix` after it).
+fn form_page(proxy: &Proxy, bucket: &str, extra: &[&str]) -> String {
+    let mut args = vec!["post-form", "--key-id", ACCESS_KEY, "--bucket", bucket];
+    args.extend_from_slice(extra);
+    proxy.run_cli(&args)
+}
+
+/// POSTs a raw multipart body to `/{bucket}`.
+fn send_form(proxy: &Proxy, bucket: &str, body: Vec<u8>, content_type: &str) -> support::Response {
+    proxy.send(
+        &proxy
+            .request("POST", &format!("/{bucket}"))
+            .header("Content-Type", content_type)
+            .body(body),
+    )
+}
+
 #[test]
 fn the_backend_gets_a_plain_put_with_the_exact_length_and_the_form_headers() {
     let nginx = Nginx::start();
     let proxy = Proxy::start(&nginx, ProxyOptions::default());
-    let page = proxy.run_cli(&[
-        "post-form",
-        "--key-id",
-        ACCESS_KEY,
-        "--bucket",
-        "photos",
-        "--key-prefix",
-        "in/",
-    ]);
+    let page = form_page(&proxy, "photos", &["--key-prefix", "in/"]);
     // The page's policy allows any Content-Type field (starts-with "").
     let mut fields = hidden_fields(&page);
     let at = fields.iter().position(|(n, _)| n == "policy").unwrap();
@@ -448,12 +434,7 @@ fn the_backend_gets_a_plain_put_with_the_exact_length_and_the_form_headers() {
     let data = support::patterned_bytes(70_000);
     let (body, content_type) = form_body(&fields, "pic.png", &data);
 
-    let response = proxy.send(
-        &proxy
-            .request("POST", "/photos")
-            .header("Content-Type", &content_type)
-            .body(body),
-    );
+    let response = send_form(&proxy, "photos", body, &content_type);
 
     assert_eq!(response.status, 201, "{}", response.text());
     assert_eq!(
@@ -479,23 +460,10 @@ fn a_form_needs_a_write_scope_on_its_key_and_nothing_is_stored_without_one() {
         )
         .allow(&["read:*", "write:photos/allowed/*"])]),
     );
-    let page = proxy.run_cli(&[
-        "post-form",
-        "--key-id",
-        ACCESS_KEY,
-        "--bucket",
-        "photos",
-        "--key-prefix",
-        "other/",
-    ]);
+    let page = form_page(&proxy, "photos", &["--key-prefix", "other/"]);
     let (body, content_type) = form_body(&hidden_fields(&page), "x.bin", b"no scope");
 
-    let response = proxy.send(
-        &proxy
-            .request("POST", "/photos")
-            .header("Content-Type", &content_type)
-            .body(body),
-    );
+    let response = send_form(&proxy, "photos", body, &content_type);
 
     response.assert_s3_error(403, "AccessDenied");
     nginx.assert_nothing_stored();
@@ -506,15 +474,7 @@ fn a_form_needs_a_write_scope_on_its_key_and_nothing_is_stored_without_one() {
 fn curl_posts_a_large_form_with_expect_100_continue() {
     let nginx = Nginx::start();
     let proxy = Proxy::start(&nginx, ProxyOptions::default());
-    let page = proxy.run_cli(&[
-        "post-form",
-        "--key-id",
-        ACCESS_KEY,
-        "--bucket",
-        "photos",
-        "--key-prefix",
-        "curl/",
-    ]);
+    let page = form_page(&proxy, "photos", &["--key-prefix", "curl/"]);
     let dir = tempfile::tempdir().unwrap();
     let contents = support::patterned_bytes(3 * 1024 * 1024 + 11);
     let file = file_to_upload(dir.path(), "big.bin", &contents);
@@ -548,15 +508,7 @@ fn curl_posts_a_large_form_with_expect_100_continue() {
 fn a_form_with_a_bad_signature_never_opens_an_upstream_request() {
     let nginx = Nginx::start();
     let proxy = Proxy::start(&nginx, ProxyOptions::default());
-    let page = proxy.run_cli(&[
-        "post-form",
-        "--key-id",
-        ACCESS_KEY,
-        "--bucket",
-        "photos",
-        "--key-prefix",
-        "x/",
-    ]);
+    let page = form_page(&proxy, "photos", &["--key-prefix", "x/"]);
     let mut fields = hidden_fields(&page);
     let signature = fields
         .iter_mut()
@@ -570,12 +522,7 @@ fn a_form_with_a_bad_signature_never_opens_an_upstream_request() {
     signature.1.replace_range(0..1, first);
     let (body, content_type) = form_body(&fields, "f.bin", &support::patterned_bytes(100_000));
 
-    let response = proxy.send(
-        &proxy
-            .request("POST", "/photos")
-            .header("Content-Type", &content_type)
-            .body(body),
-    );
+    let response = send_form(&proxy, "photos", body, &content_type);
 
     response.assert_s3_error(403, "SignatureDoesNotMatch");
     nginx.assert_nothing_stored();
@@ -590,15 +537,7 @@ fn a_form_ending_without_the_final_crlf_stores_nothing_rather_than_a_cut_file() 
     // has the announced length, or it would commit the file cut short.
     let nginx = Nginx::start();
     let proxy = Proxy::start(&nginx, ProxyOptions::default());
-    let page = proxy.run_cli(&[
-        "post-form",
-        "--key-id",
-        ACCESS_KEY,
-        "--bucket",
-        "photos",
-        "--key-prefix",
-        "cut/",
-    ]);
+    let page = form_page(&proxy, "photos", &["--key-prefix", "cut/"]);
     let (mut body, content_type) = form_body(
         &hidden_fields(&page),
         "f.bin",
@@ -606,13 +545,34 @@ fn a_form_ending_without_the_final_crlf_stores_nothing_rather_than_a_cut_file() 
     );
     body.truncate(body.len() - 2);
 
-    let response = proxy.send(
-        &proxy
-            .request("POST", "/photos")
-            .header("Content-Type", &content_type)
-            .body(body),
-    );
+    let response = send_form(&proxy, "photos", body, &content_type);
 
     response.assert_s3_error(400, "MalformedPOSTRequest");
+    nginx.assert_nothing_stored();
+}
+
+#[test]
+fn a_form_cut_off_by_the_client_is_incomplete_and_stores_nothing() {
+    let nginx = Nginx::start();
+    let proxy = Proxy::start(&nginx, ProxyOptions::default());
+    let page = form_page(&proxy, "photos", &["--key-prefix", "gone/"]);
+    let (body, content_type) = form_body(
+        &hidden_fields(&page),
+        "f.bin",
+        &support::patterned_bytes(300_000),
+    );
+    let request = proxy
+        .request("POST", "/photos")
+        .header("Content-Type", &content_type)
+        .body(body.clone());
+
+    // The head announces the whole form; the client sends two thirds of it and stops.
+    let mut connection = support::Connection::open(proxy.addr());
+    connection.write(&request.head_bytes()).unwrap();
+    connection.write(&body[..body.len() * 2 / 3]).unwrap();
+    connection.shutdown_write();
+    let response = connection.read_response("POST").unwrap();
+
+    response.assert_s3_error(400, "IncompleteBody");
     nginx.assert_nothing_stored();
 }
