@@ -6,8 +6,11 @@
 #
 # First makes sure the tests' real parts are present, installing what is missing when run as root
 # on Debian/Ubuntu: cmake and a C compiler (to build pingora/aws-lc), nginx-core (the WebDAV
-# backend of the integration tests), curl (a real client, --aws-sigv4 over HTTP/2), python3 with venv; then a virtualenv at .venv-test with boto3,
-# requests and pytest (for tests/boto3.rs). Idempotent: when everything is there it only checks.
+# backend of the integration tests), curl (a real client, --aws-sigv4 over HTTP/2), python3 with
+# venv; then a virtualenv at .venv-test with boto3, requests, pytest, awscrt, the AWS CLI and
+# s3cmd (tests/python/); s3s-fs, a keyless S3 server (tests/s3_backend.rs); Debian's chromium and
+# playwright-core (scripts/install-browser-deps.sh, tests/post_forms.rs). Idempotent: when
+# everything is there it only checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

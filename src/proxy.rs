@@ -538,10 +538,15 @@ impl AuthProxy {
         target.key = outcome.key.unwrap_or_default();
         ctx.target = Some(target);
         if let Err(err) = result {
-            if !session.is_body_done() {
-                form_upload::drain_body(session, FORM_DRAIN_LIMIT).await;
+            ctx.answered_error = Some(err.code);
+            // Writing the success answer itself may be what failed: then the client is gone
+            // and there is nothing more to say.
+            if session.response_written().is_none() {
+                if !session.is_body_done() {
+                    form_upload::drain_body(session, FORM_DRAIN_LIMIT).await;
+                }
+                self.write_error(session, ctx, &err).await?;
             }
-            self.write_error(session, ctx, &err).await?;
         }
         Ok(())
     }
