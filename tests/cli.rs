@@ -7,6 +7,17 @@ fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_s3-auth-proxy"))
 }
 
+/// `check-config` on a proxy.toml with `text`, written into `dir` (beside any secrets file).
+fn check_config(dir: &std::path::Path, text: &str) -> std::process::Output {
+    let path = dir.join("proxy.toml");
+    std::fs::write(&path, text).unwrap();
+    bin()
+        .args(["check-config", "--config"])
+        .arg(&path)
+        .output()
+        .expect("runs")
+}
+
 #[test]
 fn help_explains_the_subcommands() {
     let out = bin().arg("--help").output().expect("runs");
@@ -34,9 +45,8 @@ fn the_shipped_config_is_valid() {
 #[test]
 fn check_config_names_every_problem_and_exits_non_zero() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("proxy.toml");
-    std::fs::write(
-        &path,
+    let out = check_config(
+        dir.path(),
         r#"
 [server]
 listen = "not-an-address"
@@ -48,13 +58,7 @@ secrets_file = "missing-secrets.toml"
 region = "us-east-1"
 clock_skew = "fortnight"
 "#,
-    )
-    .unwrap();
-    let out = bin()
-        .args(["check-config", "--config"])
-        .arg(&path)
-        .output()
-        .expect("runs");
+    );
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     for needle in [
@@ -72,18 +76,11 @@ clock_skew = "fortnight"
 fn check_config_names_an_unknown_key() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("secrets.toml"), "credentials = []\n").unwrap();
-    let path = dir.path().join("proxy.toml");
-    std::fs::write(
-        &path,
+    let out = check_config(
+        dir.path(),
         "[server]\nlisten = \"127.0.0.1:1\"\nlisen = \"x\"\n[upstream]\naddress = \"127.0.0.1:2\"\nkind = \"http\"\n\
          [auth]\nsecrets_file = \"secrets.toml\"\nregion = \"us-east-1\"\n",
-    )
-    .unwrap();
-    let out = bin()
-        .args(["check-config", "--config"])
-        .arg(&path)
-        .output()
-        .expect("runs");
+    );
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("lisen"));
 }
@@ -96,18 +93,11 @@ fn check_config_reports_a_broken_secrets_file() {
         "[[credentials]]\naccess_key = \"AK\"\n",
     )
     .unwrap();
-    let path = dir.path().join("proxy.toml");
-    std::fs::write(
-        &path,
+    let out = check_config(
+        dir.path(),
         "[server]\nlisten = \"127.0.0.1:1\"\n[upstream]\naddress = \"127.0.0.1:2\"\nkind = \"http\"\n\
          [auth]\nsecrets_file = \"secrets.toml\"\nregion = \"us-east-1\"\n",
-    )
-    .unwrap();
-    let out = bin()
-        .args(["check-config", "--config"])
-        .arg(&path)
-        .output()
-        .expect("runs");
+    );
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
