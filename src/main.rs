@@ -147,15 +147,11 @@ fn signing_now(
         ));
     }
     let now = time::OffsetDateTime::now_utc();
-    let amz_date = format!(
-        "{:04}{:02}{:02}T{:02}{:02}{:02}Z",
-        now.year(),
-        u8::from(now.month()),
-        now.day(),
-        now.hour(),
-        now.minute(),
-        now.second()
-    );
+    let amz_date = now
+        .format(time::macros::format_description!(
+            "[year][month][day]T[hour][minute][second]Z"
+        ))
+        .map_err(|e| format!("cannot format the date: {e}"))?;
     let key = store
         .signing_key(key_id, &amz_date[..8], &region, "s3")
         .ok_or_else(|| format!("--key-id {key_id}: no such access key in the secrets file"))?;
@@ -248,15 +244,11 @@ fn post_form_command(
     split_endpoint(&endpoint)?;
     let signing = signing_now(config, &key_id, region)?;
     let expiration = signing.now + expires;
-    let expiration = format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z",
-        expiration.year(),
-        u8::from(expiration.month()),
-        expiration.day(),
-        expiration.hour(),
-        expiration.minute(),
-        expiration.second()
-    );
+    let expiration = expiration
+        .format(time::macros::format_description!(
+            "[year]-[month]-[day]T[hour]:[minute]:[second]Z"
+        ))
+        .map_err(|e| format!("cannot format the expiration: {e}"))?;
     let signer = s3_auth_proxy::generate::Signer {
         access_key: &key_id,
         signing_key: &signing.key,

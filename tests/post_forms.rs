@@ -160,13 +160,19 @@ expose_headers = ["ETag", "x-amz-request-id"]
 max_age = "10m"
 "#;
 
-#[test]
-fn a_page_on_another_origin_puts_to_a_presigned_url_after_a_preflight() {
+/// nginx and a proxy with [`CORS_FOR_LOCALHOST_PAGES`].
+fn nginx_and_cors_proxy() -> (Nginx, Proxy) {
     let nginx = Nginx::start();
     let proxy = Proxy::start(
         &nginx,
         ProxyOptions::default().with_tables(CORS_FOR_LOCALHOST_PAGES),
     );
+    (nginx, proxy)
+}
+
+#[test]
+fn a_page_on_another_origin_puts_to_a_presigned_url_after_a_preflight() {
+    let (nginx, proxy) = nginx_and_cors_proxy();
     let url = proxy.run_cli(&[
         "presign",
         "--key-id",
@@ -208,11 +214,7 @@ fn a_page_on_another_origin_puts_to_a_presigned_url_after_a_preflight() {
 
 #[test]
 fn a_page_on_an_origin_no_rule_allows_is_blocked_and_nothing_is_stored() {
-    let nginx = Nginx::start();
-    let proxy = Proxy::start(
-        &nginx,
-        ProxyOptions::default().with_tables(CORS_FOR_LOCALHOST_PAGES),
-    );
+    let (nginx, proxy) = nginx_and_cors_proxy();
     let url = proxy.run_cli(&[
         "presign",
         "--key-id",
@@ -243,11 +245,7 @@ fn a_page_on_an_origin_no_rule_allows_is_blocked_and_nothing_is_stored() {
 
 #[test]
 fn a_page_on_another_origin_posts_a_form_with_fetch_and_reads_the_answer() {
-    let nginx = Nginx::start();
-    let proxy = Proxy::start(
-        &nginx,
-        ProxyOptions::default().with_tables(CORS_FOR_LOCALHOST_PAGES),
-    );
+    let (nginx, proxy) = nginx_and_cors_proxy();
     let page = form_page(&proxy, "docs", &["--key-prefix", "fetched/"]);
     let fields = serde_json::Value::Array(
         hidden_fields(&page)
@@ -289,11 +287,7 @@ fn a_page_on_another_origin_posts_a_form_with_fetch_and_reads_the_answer() {
 
 #[test]
 fn preflight_answers_follow_the_rules_and_need_no_signature() {
-    let nginx = Nginx::start();
-    let proxy = Proxy::start(
-        &nginx,
-        ProxyOptions::default().with_tables(CORS_FOR_LOCALHOST_PAGES),
-    );
+    let (nginx, proxy) = nginx_and_cors_proxy();
     let allowed = proxy.send(
         &proxy
             .request("OPTIONS", "/docs/a.txt")
