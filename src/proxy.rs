@@ -32,7 +32,7 @@ use crate::error::{S3Error, S3ErrorCode};
 use crate::form_upload::{self, FormOutcome, FormUpload};
 use crate::ops::{method_label, status_class, InFlight, Lifecycle, Metrics};
 use crate::sigv2;
-use crate::sigv4::{self, Authorized, PayloadMode, RequestParts};
+use crate::sigv4::{self, PayloadMode, RequestParts};
 use crate::target::{has_dot_segments, virtual_host_bucket, Target};
 
 /// The proxy service.
@@ -70,8 +70,7 @@ pub struct RequestCtx {
     upstream_started: Option<Instant>,
     /// Body bytes handed to the backend.
     bytes_forwarded: u64,
-    /// Set once the head verified.
-    authorized: Option<Authorized>,
+    /// Bucket and key, once the head verified (also for the access log of a later refusal).
     target: Option<Target>,
     /// The streaming body check, if the request has a body.
     verifier: Option<BodyCheck>,
@@ -267,7 +266,6 @@ impl AuthProxy {
         ctx.access_key = Some(access_key.clone());
         // Known from here on, for the access log of a later refusal too.
         ctx.target = Some(target.clone());
-        ctx.authorized = v4.clone();
 
         let action = Action::for_method(req.method.as_str()).ok_or_else(|| {
             S3Error::new(
@@ -613,7 +611,6 @@ impl ProxyHttp for AuthProxy {
             _in_flight: self.lifecycle.begin_request(),
             upstream_started: None,
             bytes_forwarded: 0,
-            authorized: None,
             target: None,
             verifier: None,
             decoded_length: None,
