@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::sigv4::AuthSettings;
+use crate::auth::sigv4::AuthSettings;
 
 /// Default largest allowed difference between a request's date and the proxy's clock (S3's).
 pub const DEFAULT_CLOCK_SKEW: Duration = Duration::from_secs(15 * 60);

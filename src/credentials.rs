@@ -29,8 +29,8 @@ use sha2::{Digest as _, Sha256};
 use toml::Spanned;
 use zeroize::Zeroize;
 
-use crate::sigv4::signing::{derive_signing_key, SigningKey};
-use crate::sigv4::SigningKeys;
+use crate::auth::sigv4::signing::{derive_signing_key, SigningKey};
+use crate::auth::sigv4::SigningKeys;
 
 /// Largest secrets file read. Tens of thousands of credentials fit; anything bigger is not a
 /// secrets file, and reading it whole every poll would cost memory for nothing.
@@ -1063,11 +1063,11 @@ allow = ["read:logs/day-?.txt", "write:exact/key.bin"]
 /// is computed here and only its result leaves the store. (Kept after the test module so the
 /// SigV2 work only appended to this file.)
 #[allow(clippy::items_after_test_module)]
-impl crate::sigv2::SigV2Keys for CredentialStore {
+impl crate::auth::sigv2::SigV2Keys for CredentialStore {
     fn hmac_sha1(&self, access_key: &str, data: &[u8]) -> Option<[u8; 20]> {
         let loaded = self.current();
         let credential = loaded.set.get(access_key)?;
-        Some(crate::sigv2::hmac_sha1(
+        Some(crate::auth::sigv2::hmac_sha1(
             credential.secret.expose().as_bytes(),
             data,
         ))

@@ -7,9 +7,9 @@ use std::time::Duration;
 use base64::Engine;
 use percent_encoding::{utf8_percent_encode, AsciiSet};
 
-use crate::sigv4::canonical::{canonical_query, canonical_request, canonical_uri, SIGV4_ENCODE};
-use crate::sigv4::signing::{signature_hex, string_to_sign, ALGORITHM};
-use crate::sigv4::SigningKey;
+use crate::auth::sigv4::canonical::{canonical_query, canonical_request, canonical_uri, SIGV4_ENCODE};
+use crate::auth::sigv4::signing::{signature_hex, string_to_sign, ALGORITHM};
+use crate::auth::sigv4::SigningKey;
 
 /// SigV4 encoding with `/` kept: how an object key is written in a path.
 const PATH_ENCODE: &AsciiSet = &SIGV4_ENCODE.remove(b'/');
@@ -177,7 +177,7 @@ fn html_escape(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sigv4::signing::derive_signing_key;
+    use crate::auth::sigv4::signing::derive_signing_key;
 
     fn doc_vectors() -> serde_json::Value {
         serde_json::from_str(include_str!("../../shared/vectors/s3-doc-examples.json")).unwrap()

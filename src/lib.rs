@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod auth;
 pub mod body;
 pub mod config;
 pub mod cors;
@@ -15,6 +16,4 @@ pub mod ops;
 pub mod post;
 pub mod proxy;
 pub mod server;
-pub mod sigv2;
-pub mod sigv4;
 pub mod target;

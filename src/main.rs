@@ -125,7 +125,7 @@ fn split_endpoint(endpoint: &str) -> Result<(String, String), String> {
 
 /// The signing material of `key_id` for now, from the config's secrets file.
 struct SigningNow {
-    key: s3_auth_proxy::sigv4::SigningKey,
+    key: s3_auth_proxy::auth::sigv4::SigningKey,
     region: String,
     amz_date: String,
     now: time::OffsetDateTime,
@@ -136,7 +136,7 @@ fn signing_now(
     key_id: &str,
     region: Option<String>,
 ) -> Result<SigningNow, String> {
-    use s3_auth_proxy::sigv4::SigningKeys;
+    use s3_auth_proxy::auth::sigv4::SigningKeys;
     let store = s3_auth_proxy::credentials::CredentialStore::load(config.auth.secrets_file.clone())
         .map_err(|e| format!("auth.secrets_file: {e}"))?;
     let region = region.unwrap_or_else(|| config.auth.settings.regions[0].clone());

@@ -31,8 +31,8 @@ use crate::credentials::{Action, CredentialStore};
 use crate::error::{S3Error, S3ErrorCode};
 use crate::form_upload::{self, FormOutcome, FormUpload};
 use crate::ops::{method_label, status_class, InFlight, Lifecycle, Metrics};
-use crate::sigv2;
-use crate::sigv4::{self, PayloadMode, RequestParts};
+use crate::auth::sigv2;
+use crate::auth::sigv4::{self, PayloadMode, RequestParts};
 use crate::target::{has_dot_segments, virtual_host_bucket, Target};
 
 /// The proxy service.

@@ -17,11 +17,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 use s3_auth_proxy::error::{S3Error, S3ErrorCode};
-use s3_auth_proxy::sigv4::canonical::{
+use s3_auth_proxy::auth::sigv4::canonical::{
     canonical_headers, canonical_query, canonical_request, canonical_uri,
 };
-use s3_auth_proxy::sigv4::signing::{derive_signing_key, signature_hex, string_to_sign};
-use s3_auth_proxy::sigv4::{
+use s3_auth_proxy::auth::sigv4::signing::{derive_signing_key, signature_hex, string_to_sign};
+use s3_auth_proxy::auth::sigv4::{
     authorization, presign, verify, AuthKind, AuthSettings, Authorized, PayloadMode, RequestParts,
     SignedHeaders, SigningKey, SigningKeys,
 };

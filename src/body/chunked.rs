@@ -73,8 +73,8 @@ use sha2::{Digest as _, Sha256};
 use super::checksum::{ChecksumAlgorithm, Checksummer};
 use super::BodyVerifier;
 use crate::error::{S3Error, S3ErrorCode};
-use crate::sigv4::signing::{self, SigningKey, ALGORITHM};
-use crate::sigv4::{Authorized, PayloadMode};
+use crate::auth::sigv4::signing::{self, SigningKey, ALGORITHM};
+use crate::auth::sigv4::{Authorized, PayloadMode};
 
 /// Longest size line accepted, from the first hex digit to the CR (exclusive). A signed line is
 /// at most 16 hex digits + `;chunk-signature=` + 64 hex digits = 97 bytes; the rest is slack for
@@ -1279,7 +1279,7 @@ pub fn fuzz_one(data: &[u8]) {
 mod tests {
     use super::*;
     use crate::body::checksum::to_base64;
-    use crate::sigv4::signing::derive_signing_key;
+    use crate::auth::sigv4::signing::derive_signing_key;
     use proptest::prelude::*;
 
     // ---- vectors and independent signers ----

@@ -31,9 +31,9 @@ use serde_json::Value;
 
 use super::FormPrefix;
 use crate::error::{S3Error, S3ErrorCode};
-use crate::sigv4::date::{check_scope, unix_seconds_of, utc_unix_seconds, Credential, RequestDate};
-use crate::sigv4::signing::{signature_hex, signatures_match, ALGORITHM};
-use crate::sigv4::{AuthKind, AuthSettings, SigningKey, SigningKeys};
+use crate::auth::sigv4::date::{check_scope, unix_seconds_of, utc_unix_seconds, Credential, RequestDate};
+use crate::auth::sigv4::signing::{signature_hex, signatures_match, ALGORITHM};
+use crate::auth::sigv4::{AuthKind, AuthSettings, SigningKey, SigningKeys};
 
 /// The field carrying the base64 policy document.
 pub const POLICY_FIELD: &str = "policy";
@@ -527,7 +527,7 @@ pub fn verify_sigv4_form(
     let fields = SigV4Fields::parse(prefix)?;
     let scope = &fields.credential.scope;
     check_scope(scope, &fields.date, settings, AuthKind::Presigned)?;
-    let signing_key = crate::sigv4::signing_key_of(keys, &fields.credential)?;
+    let signing_key = crate::auth::sigv4::signing_key_of(keys, &fields.credential)?;
     let computed = sign_policy_v4(&signing_key, fields.policy);
     if !signatures_match(&computed, fields.signature) {
         return Err(S3Error::signature_mismatch(
@@ -751,8 +751,8 @@ mod tests {
 
     use super::*;
     use crate::post::{FilePart, FormField};
-    use crate::sigv4::signing::derive_signing_key;
-    use crate::sigv4::test_settings as settings;
+    use crate::auth::sigv4::signing::derive_signing_key;
+    use crate::auth::sigv4::test_settings as settings;
 
     const VECTORS: &str = include_str!("../../../shared/vectors/s3-doc-examples.json");
 

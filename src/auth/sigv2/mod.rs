@@ -19,8 +19,8 @@ use sha1::Sha1;
 use subtle::ConstantTimeEq;
 
 use crate::error::{S3Error, S3ErrorCode};
-use crate::sigv4::date::unix_seconds_of;
-use crate::sigv4::{AuthSettings, RequestParts};
+use crate::auth::sigv4::date::unix_seconds_of;
+use crate::auth::sigv4::{AuthSettings, RequestParts};
 
 /// The scheme word of a SigV2 `Authorization` header, with its space.
 pub const AUTHORIZATION_PREFIX: &str = "AWS ";
@@ -198,7 +198,7 @@ fn mechanism<'a>(req: &RequestParts<'a>) -> Result<Option<&'a str>, S3Error> {
         return Err(malformed_header());
     }
     // SigV4 query parameters next to a SigV2 signature: two mechanisms, which one authorises?
-    if crate::sigv4::presign::is_presigned(req.raw_query) {
+    if crate::auth::sigv4::presign::is_presigned(req.raw_query) {
         return Err(only_one_mechanism());
     }
     match (header, has_presign_params(req.raw_query)) {

@@ -2,14 +2,14 @@
 //! (`shared/vectors/sigv2-doc-examples.json`, values copied from the pages, never computed
 //! here), then `verify`'s own checks one tampered part at a time.
 
-use crate::sigv4::test_settings as settings;
+use crate::auth::sigv4::test_settings as settings;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
 use super::*;
 
-const VECTORS: &str = include_str!("../../../shared/vectors/sigv2-doc-examples.json");
+const VECTORS: &str = include_str!("../../../../shared/vectors/sigv2-doc-examples.json");
 
 fn vectors() -> Value {
     serde_json::from_str(VECTORS).expect("the vectors file is JSON")
