@@ -27,13 +27,13 @@ use pingora::protocols::http::v1::client::HttpSession as UpstreamSession;
 use pingora::proxy::Session;
 use pingora::upstreams::peer::HttpPeer;
 
+use crate::auth::sigv2;
 use crate::config::{Config, UpstreamKind};
 use crate::credentials::{Action, CredentialStore};
 use crate::error::{S3Error, S3ErrorCode};
 use crate::post::multipart::{boundary_from_content_type, MultipartLimits, MultipartReader};
 use crate::post::policy::{self, FormSignature, PostPolicy, SuccessAction, VerifiedForm};
 use crate::post::FormPrefix;
-use crate::auth::sigv2;
 
 /// Characters kept as they are in the upstream path: RFC 3986 unreserved and `/`.
 const PATH_KEEP: &AsciiSet = &NON_ALPHANUMERIC

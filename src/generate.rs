@@ -7,7 +7,9 @@ use std::time::Duration;
 use base64::Engine;
 use percent_encoding::{utf8_percent_encode, AsciiSet};
 
-use crate::auth::sigv4::canonical::{canonical_query, canonical_request, canonical_uri, SIGV4_ENCODE};
+use crate::auth::sigv4::canonical::{
+    canonical_query, canonical_request, canonical_uri, SIGV4_ENCODE,
+};
 use crate::auth::sigv4::signing::{signature_hex, string_to_sign, ALGORITHM};
 use crate::auth::sigv4::SigningKey;
 

@@ -20,6 +20,8 @@ use pingora::prelude::*;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
 use pingora::upstreams::peer::HttpPeer;
 
+use crate::auth::sigv2;
+use crate::auth::sigv4::{self, PayloadMode, RequestParts};
 use crate::body::chunked::{
     parse_trailer_header, AwsChunkedVerifier, ChunkedExpectations, ChunkedMode,
 };
@@ -31,8 +33,6 @@ use crate::credentials::{Action, CredentialStore};
 use crate::error::{S3Error, S3ErrorCode};
 use crate::form_upload::{self, FormOutcome, FormUpload};
 use crate::ops::{method_label, status_class, InFlight, Lifecycle, Metrics};
-use crate::auth::sigv2;
-use crate::auth::sigv4::{self, PayloadMode, RequestParts};
 use crate::target::{has_dot_segments, virtual_host_bucket, Target};
 
 /// The proxy service.

@@ -16,7 +16,6 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use http::{HeaderMap, HeaderName, HeaderValue};
-use s3_auth_proxy::error::{S3Error, S3ErrorCode};
 use s3_auth_proxy::auth::sigv4::canonical::{
     canonical_headers, canonical_query, canonical_request, canonical_uri,
 };
@@ -25,6 +24,7 @@ use s3_auth_proxy::auth::sigv4::{
     authorization, presign, verify, AuthKind, AuthSettings, Authorized, PayloadMode, RequestParts,
     SignedHeaders, SigningKey, SigningKeys,
 };
+use s3_auth_proxy::error::{S3Error, S3ErrorCode};
 use sha2::{Digest, Sha256};
 
 fn vectors_dir() -> PathBuf {

@@ -72,9 +72,9 @@ use sha2::{Digest as _, Sha256};
 
 use super::checksum::{ChecksumAlgorithm, Checksummer};
 use super::BodyVerifier;
-use crate::error::{S3Error, S3ErrorCode};
-use crate::auth::sigv4::signing::{self, SigningKey, ALGORITHM};
+pub use crate::auth::sigv4::chunk_signing::ChunkSigner;
 use crate::auth::sigv4::{Authorized, PayloadMode};
+use crate::error::{S3Error, S3ErrorCode};
 
 /// Longest size line accepted, from the first hex digit to the CR (exclusive). A signed line is
 /// at most 16 hex digits + `;chunk-signature=` + 64 hex digits = 97 bytes; the rest is slack for
@@ -110,135 +110,9 @@ const CHUNK_SIGNATURE_EXTENSION: &[u8] = b"chunk-signature=";
 /// The trailer carrying the signature of the other trailers.
 pub const TRAILER_SIGNATURE_NAME: &str = "x-amz-trailer-signature";
 
-/// Lower-case hex SHA-256 of the empty string: the fifth line of every chunk string to sign.
-const EMPTY_SHA256_HEX: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
-
 // ---------------------------------------------------------------------------------------------
 // What the request head promised
 // ---------------------------------------------------------------------------------------------
-
-/// The keys and values that chain the signatures of a signed aws-chunked body: each chunk is
-/// signed over the signature before it, starting from the seed (the request's own signature).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChunkSigner {
-    signing_key: SigningKey,
-    /// `YYYYMMDDTHHMMSSZ`, the request date.
-    amz_date: String,
-    /// `YYYYMMDD/region/s3/aws4_request`.
-    scope: String,
-    /// The verified signature of the request head, lower-case hex.
-    seed_signature: String,
-}
-
-impl ChunkSigner {
-    /// A signer from its parts: the derived signing key, the request date (`YYYYMMDDTHHMMSSZ`),
-    /// the credential scope (`YYYYMMDD/region/s3/aws4_request`) and the seed signature.
-    pub fn new(
-        signing_key: SigningKey,
-        amz_date: impl Into<String>,
-        scope: impl Into<String>,
-        seed_signature: impl Into<String>,
-    ) -> ChunkSigner {
-        ChunkSigner {
-            signing_key,
-            amz_date: amz_date.into(),
-            scope: scope.into(),
-            seed_signature: seed_signature.into(),
-        }
-    }
-
-    /// The signer of a request whose head `sigv4::verify` accepted.
-    pub fn from_authorized(authorized: &Authorized) -> ChunkSigner {
-        ChunkSigner::new(
-            authorized.signing_key.clone(),
-            authorized.amz_date.clone(),
-            authorized.scope.to_scope_string(),
-            authorized.signature.clone(),
-        )
-    }
-
-    /// The signature the first chunk is chained to.
-    pub fn seed_signature(&self) -> &str {
-        &self.seed_signature
-    }
-
-    /// The string to sign of one chunk:
-    ///
-    /// ```text
-    /// AWS4-HMAC-SHA256-PAYLOAD\n
-    /// <request date>\n
-    /// <credential scope>\n
-    /// <previous signature>\n
-    /// <hex SHA-256 of "">\n
-    /// <hex SHA-256 of the chunk data>
-    /// ```
-    pub fn chunk_string_to_sign(&self, previous_signature: &str, data_sha256: &[u8; 32]) -> String {
-        let mut out = self.string_to_sign_head("-PAYLOAD", previous_signature);
-        out.push_str(EMPTY_SHA256_HEX);
-        out.push('\n');
-        out.push_str(&hex::encode(data_sha256));
-        out
-    }
-
-    /// `hex(HMAC(signing key, chunk string to sign))`.
-    pub fn chunk_signature(&self, previous_signature: &str, data_sha256: &[u8; 32]) -> String {
-        signing::signature_hex(
-            &self.signing_key,
-            &self.chunk_string_to_sign(previous_signature, data_sha256),
-        )
-    }
-
-    /// The string to sign of the trailers:
-    ///
-    /// ```text
-    /// AWS4-HMAC-SHA256-TRAILER\n
-    /// <request date>\n
-    /// <credential scope>\n
-    /// <signature of the final chunk>\n
-    /// <hex SHA-256 of the canonical trailers>
-    /// ```
-    ///
-    /// The canonical trailers are `name:value\n` for each trailer but the signature itself, the
-    /// name in lower case and the value trimmed.
-    pub fn trailer_string_to_sign(
-        &self,
-        previous_signature: &str,
-        canonical_trailers_sha256: &[u8; 32],
-    ) -> String {
-        let mut out = self.string_to_sign_head("-TRAILER", previous_signature);
-        out.push_str(&hex::encode(canonical_trailers_sha256));
-        out
-    }
-
-    /// `hex(HMAC(signing key, trailer string to sign))`.
-    pub fn trailer_signature(
-        &self,
-        previous_signature: &str,
-        canonical_trailers_sha256: &[u8; 32],
-    ) -> String {
-        signing::signature_hex(
-            &self.signing_key,
-            &self.trailer_string_to_sign(previous_signature, canonical_trailers_sha256),
-        )
-    }
-
-    /// The first four lines shared by the chunk and trailer strings to sign.
-    fn string_to_sign_head(&self, algorithm_suffix: &str, previous_signature: &str) -> String {
-        let mut out = String::with_capacity(
-            ALGORITHM.len() + 9 + self.amz_date.len() + self.scope.len() + 2 * 64 + 70,
-        );
-        out.push_str(ALGORITHM);
-        out.push_str(algorithm_suffix);
-        out.push('\n');
-        out.push_str(&self.amz_date);
-        out.push('\n');
-        out.push_str(&self.scope);
-        out.push('\n');
-        out.push_str(previous_signature);
-        out.push('\n');
-        out
-    }
-}
 
 /// The aws-chunked framing of an upload, from its `x-amz-content-sha256`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -573,7 +447,7 @@ impl AwsChunkedVerifier {
         let previous_signature = expect
             .mode
             .signer()
-            .map(|signer| signer.seed_signature.clone())
+            .map(|signer| signer.seed_signature().to_owned())
             .unwrap_or_default();
         AwsChunkedVerifier {
             digests: PayloadDigests::fresh(&expect),
@@ -919,9 +793,9 @@ impl AwsChunkedVerifier {
                 "An unsigned aws-chunked body has no chunk signature to verify.",
             ));
         };
-        let string_to_sign = signer.chunk_string_to_sign(&self.previous_signature, data_sha256);
-        let computed = signing::signature_hex(&signer.signing_key, &string_to_sign);
-        if !signing::signatures_match(&computed, &claimed) {
+        if let Err(string_to_sign) =
+            signer.check_chunk(&self.previous_signature, data_sha256, &claimed)
+        {
             return Err(S3Error {
                 code: S3ErrorCode::SignatureDoesNotMatch,
                 message: format!(
@@ -1090,13 +964,12 @@ impl AwsChunkedVerifier {
         let mut first_string_to_sign = None;
         for order in [sorted, wire_order] {
             let canonical_sha256: [u8; 32] = Sha256::digest(canonical_trailers(&order)).into();
-            let string_to_sign =
-                signer.trailer_string_to_sign(&self.previous_signature, &canonical_sha256);
-            let computed = signing::signature_hex(&signer.signing_key, &string_to_sign);
-            if signing::signatures_match(&computed, claimed) {
-                return Ok(());
+            match signer.check_trailer(&self.previous_signature, &canonical_sha256, claimed) {
+                Ok(()) => return Ok(()),
+                Err(string_to_sign) => {
+                    first_string_to_sign.get_or_insert(string_to_sign);
+                }
             }
-            first_string_to_sign.get_or_insert(string_to_sign);
         }
         Err(S3Error {
             code: S3ErrorCode::SignatureDoesNotMatch,
@@ -1212,7 +1085,7 @@ pub fn fuzz_one(data: &[u8]) {
         return;
     };
     let signer = ChunkSigner::new(
-        SigningKey::from_bytes([0x5a; 32]),
+        crate::auth::sigv4::SigningKey::from_bytes([0x5a; 32]),
         "20130524T000000Z",
         "20130524/us-east-1/s3/aws4_request",
         "4f232c4386841ef735655705268965c44a0e4690baa4adea153f7db9fa80a0a9",
@@ -1278,8 +1151,8 @@ pub fn fuzz_one(data: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::body::checksum::to_base64;
     use crate::auth::sigv4::signing::derive_signing_key;
+    use crate::body::checksum::to_base64;
     use proptest::prelude::*;
 
     // ---- vectors and independent signers ----

@@ -18,9 +18,9 @@ use hmac::{Hmac, Mac};
 use sha1::Sha1;
 use subtle::ConstantTimeEq;
 
-use crate::error::{S3Error, S3ErrorCode};
 use crate::auth::sigv4::date::unix_seconds_of;
 use crate::auth::sigv4::{AuthSettings, RequestParts};
+use crate::error::{S3Error, S3ErrorCode};
 
 /// The scheme word of a SigV2 `Authorization` header, with its space.
 pub const AUTHORIZATION_PREFIX: &str = "AWS ";

@@ -10,6 +10,7 @@
 
 pub mod authorization;
 pub mod canonical;
+pub mod chunk_signing;
 pub mod date;
 pub mod payload;
 pub mod presign;
@@ -348,10 +349,7 @@ fn check_signature(
     let scope_string = scope.to_scope_string();
     let string_to_sign =
         signing::string_to_sign(claim.date.as_amz(), &scope_string, &canonical_request);
-    let mut matched = signing::signatures_match(
-        &signing::signature_hex(&signing_key, &string_to_sign),
-        &claim.signature,
-    );
+    let mut matched = signing::signature_is_valid(&signing_key, &string_to_sign, &claim.signature);
     if !matched && claim.kind == AuthKind::Presigned && settings.boto2_presign_compat {
         matched = boto2_signature_matches(req, &claim, &signing_key, &scope_string)?;
     }
@@ -401,8 +399,9 @@ fn boto2_signature_matches(
     let canonical_request = canonical_request_of(req, &headers, claim)?;
     let string_to_sign =
         signing::string_to_sign(claim.date.as_amz(), scope_string, &canonical_request);
-    Ok(signing::signatures_match(
-        &signing::signature_hex(signing_key, &string_to_sign),
+    Ok(signing::signature_is_valid(
+        signing_key,
+        &string_to_sign,
         &claim.signature,
     ))
 }

@@ -2,7 +2,9 @@
 //!
 //! The three steps after the canonical request, each a pure function so the vector tests can
 //! compare them one at a time: [`string_to_sign`], [`derive_signing_key`], [`signature_hex`].
-//! [`signatures_match`] is the only place a client's signature is compared, in constant time.
+//! [`signature_is_valid`] is the one place a client's SigV4 signature meets a key: the header,
+//! presigned, chunk, trailer and POST-form checks all end there (SigV4A, whose ECDSA signatures
+//! are randomized and must be verified rather than recomputed, will have its own sibling).
 
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
@@ -101,10 +103,16 @@ fn push_lower_hex(out: &mut String, bytes: &[u8]) {
     }
 }
 
+/// Whether `claimed_hex` is the signature of `string_to_sign` under `key`: recomputed, then
+/// compared in constant time. Every SigV4 signature check goes through here.
+pub fn signature_is_valid(key: &SigningKey, string_to_sign: &str, claimed_hex: &str) -> bool {
+    signatures_match(&signature_hex(key, string_to_sign), claimed_hex)
+}
+
 /// Whether the signature we computed equals the one the client sent. Constant time in the
 /// content, so a client cannot learn a valid signature byte by byte from response timings; the
 /// length is not secret (every valid signature is 64 hex digits).
-pub fn signatures_match(computed_hex: &str, provided_hex: &str) -> bool {
+fn signatures_match(computed_hex: &str, provided_hex: &str) -> bool {
     computed_hex
         .as_bytes()
         .ct_eq(provided_hex.as_bytes())
