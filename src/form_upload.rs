@@ -191,7 +191,7 @@ impl FormUpload<'_> {
         outcome.access_key = Some(form.access_key.clone());
         outcome.key = Some(form.key.clone());
         if self.config.upstream.kind == UpstreamKind::Http
-            && crate::target::has_dot_segments(&form.key)
+            && crate::request::has_dot_segments(&form.key)
         {
             return Err(crate::proxy::dot_segment_error());
         }

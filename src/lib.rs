@@ -15,5 +15,5 @@ pub mod generate;
 pub mod ops;
 pub mod post;
 pub mod proxy;
+pub mod request;
 pub mod server;
-pub mod target;

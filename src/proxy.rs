@@ -33,7 +33,7 @@ use crate::credentials::{Action, CredentialStore};
 use crate::error::{S3Error, S3ErrorCode};
 use crate::form_upload::{self, FormOutcome, FormUpload};
 use crate::ops::{method_label, status_class, InFlight, Lifecycle, Metrics};
-use crate::target::{has_dot_segments, virtual_host_bucket, Target};
+use crate::request::{has_dot_segments, virtual_host_bucket, Target};
 
 /// The proxy service.
 pub struct AuthProxy {

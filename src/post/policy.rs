@@ -753,7 +753,7 @@ mod tests {
 
     use super::*;
     use crate::auth::sigv4::signing::derive_signing_key;
-    use crate::auth::sigv4::test_settings as settings;
+    use crate::auth::test_settings as settings;
     use crate::post::{FilePart, FormField};
 
     const VECTORS: &str = include_str!("../../../shared/vectors/s3-doc-examples.json");

@@ -2,7 +2,7 @@
 //! (`shared/vectors/sigv2-doc-examples.json`, values copied from the pages, never computed
 //! here), then `verify`'s own checks one tampered part at a time.
 
-use crate::auth::sigv4::test_settings as settings;
+use crate::auth::test_settings as settings;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;

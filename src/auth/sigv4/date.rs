@@ -271,7 +271,7 @@ pub fn check_scope(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::auth::sigv4::test_settings as settings;
+    use crate::auth::test_settings as settings;
     use http::{HeaderMap, HeaderValue};
 
     fn at(unix: u64) -> SystemTime {

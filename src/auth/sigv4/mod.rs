@@ -16,64 +16,14 @@ pub mod payload;
 pub mod presign;
 pub mod signing;
 
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use crate::error::{S3Error, S3ErrorCode};
 pub use canonical::SignedHeaders;
 pub use payload::PayloadMode;
 pub use signing::SigningKey;
 
-/// The parts of a request that SigV4 signs, exactly as received.
-#[derive(Debug, Clone, Copy)]
-pub struct RequestParts<'a> {
-    /// `GET`, `PUT`, … as sent.
-    pub method: &'a str,
-    /// The path of the raw request target, still percent-encoded as the client sent it, without
-    /// the `?` and query. Never normalised (S3 does not normalise).
-    pub raw_path: &'a str,
-    /// The raw query string without the leading `?`; empty when there is none.
-    pub raw_query: &'a str,
-    /// Request headers. Must contain `host` (the proxy copies `:authority` there for HTTP/2).
-    pub headers: &'a http::HeaderMap,
-}
-
-/// Where to get the derived signing key of an access key. Implemented by the credential store
-/// (with its cache) and by tests.
-pub trait SigningKeys {
-    /// `None` when the access key is unknown. `date` is `YYYYMMDD` from the credential scope.
-    fn signing_key(
-        &self,
-        access_key: &str,
-        date: &str,
-        region: &str,
-        service: &str,
-    ) -> Option<SigningKey>;
-}
-
-/// What [`verify`] needs from the configuration.
-#[derive(Debug, Clone)]
-pub struct AuthSettings {
-    /// Regions a credential scope may name (`auth.region`).
-    pub regions: Vec<String>,
-    /// Largest allowed difference between the request date and now (`auth.clock_skew`).
-    pub clock_skew: Duration,
-    /// Largest `X-Amz-Expires` accepted (`auth.max_presign_expiry`, never above 7 days).
-    pub max_presign_expiry: Duration,
-    /// On a presigned mismatch, retry once with the host's port written twice, as boto 2 did
-    /// (`auth.boto2_presign_compat`).
-    pub boto2_presign_compat: bool,
-}
-
-/// The settings the unit tests verify with: us-east-1, S3's 15-minute skew, 7-day presigns.
-#[cfg(test)]
-pub(crate) fn test_settings() -> AuthSettings {
-    AuthSettings {
-        regions: vec!["us-east-1".into()],
-        clock_skew: Duration::from_secs(900),
-        max_presign_expiry: Duration::from_secs(604_800),
-        boto2_presign_compat: false,
-    }
-}
+pub use super::{AuthSettings, RequestParts, SigningKeys};
 
 /// How the request was authenticated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -421,6 +371,7 @@ fn host_with_port_twice(host: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn only_a_host_with_a_port_gets_it_twice() {

@@ -1,7 +1,17 @@
-//! Where a request points: bucket and key, from a path-style or virtual-hosted-style request, and
-//! the request target the backend receives (always path-style, without the auth parameters).
+//! What a request is, read once from its head: method, raw path and query (as signed), the
+//! headers (with `host` on HTTP/2 too), and where it points: bucket and key, from a path-style or
+//! virtual-hosted-style request, and the request target the backend receives (always
+//! path-style, without the auth parameters). Authentication, authorization, the body plan and
+//! the upstream head are all built from this one value.
 
+use std::borrow::Cow;
+
+use http::header;
 use percent_encoding::percent_decode_str;
+
+use crate::auth::RequestParts;
+use crate::credentials::Action;
+use crate::error::{S3Error, S3ErrorCode};
 
 /// Query parameters that carry presigned-URL authentication: never forwarded upstream.
 pub const AUTH_QUERY_PARAMS: &[&str] = &[
@@ -55,6 +65,115 @@ impl Target {
             upstream_target,
         }
     }
+}
+
+/// A request as received, before anything about it is verified.
+#[derive(Debug)]
+pub struct S3Request<'a> {
+    /// The method as sent.
+    pub method: &'a http::Method,
+    /// The path of the raw request target, still percent-encoded, without `?` and query.
+    pub raw_path: &'a str,
+    /// The raw query without the leading `?`; empty when there is none.
+    pub raw_query: &'a str,
+    /// The headers; on HTTP/2 a copy with `host` set from `:authority` (that is what is signed).
+    pub headers: Cow<'a, http::HeaderMap>,
+    /// Where the request points.
+    pub target: Target,
+}
+
+impl<'a> S3Request<'a> {
+    /// Read a request head: `raw_target` is the request target as received (path and query),
+    /// `authority` the URI's authority (HTTP/2's `:authority`), `suffixes` the configured
+    /// virtual-host suffixes. Only a request target that is not UTF-8 is refused here.
+    pub fn parse(
+        method: &'a http::Method,
+        raw_target: &'a [u8],
+        authority: Option<&str>,
+        headers: &'a http::HeaderMap,
+        suffixes: &[String],
+    ) -> Result<S3Request<'a>, S3Error> {
+        let raw = std::str::from_utf8(raw_target).map_err(|_| {
+            S3Error::new(
+                S3ErrorCode::InvalidArgument,
+                "The request target is not valid UTF-8.",
+            )
+        })?;
+        let (raw_path, raw_query) = raw.split_once('?').unwrap_or((raw, ""));
+        let headers = with_host_from_authority(headers, authority);
+        let host = host_of(&headers);
+        let target = Target::resolve(raw_path, raw_query, host, suffixes);
+        Ok(S3Request {
+            method,
+            raw_path,
+            raw_query,
+            headers,
+            target,
+        })
+    }
+
+    /// The `Host` value (on HTTP/2, `:authority`); empty when absent.
+    pub fn host(&self) -> &str {
+        host_of(&self.headers)
+    }
+
+    /// The parts a signature covers, for the verifiers.
+    pub fn parts(&self) -> RequestParts<'_> {
+        RequestParts {
+            method: self.method.as_str(),
+            raw_path: self.raw_path,
+            raw_query: self.raw_query,
+            headers: &self.headers,
+        }
+    }
+
+    /// Read or write: what the scopes are checked for. Methods S3 does not have are refused.
+    pub fn action(&self) -> Result<Action, S3Error> {
+        Action::for_method(self.method.as_str()).ok_or_else(|| {
+            S3Error::new(
+                S3ErrorCode::MethodNotAllowed,
+                format!("The method {} is not allowed.", self.method),
+            )
+        })
+    }
+}
+
+/// On HTTP/2 the signed `host` is `:authority`: a copy of the headers with it, only then.
+fn with_host_from_authority<'a>(
+    headers: &'a http::HeaderMap,
+    authority: Option<&str>,
+) -> Cow<'a, http::HeaderMap> {
+    match authority {
+        Some(authority) if !headers.contains_key(header::HOST) => {
+            let mut h = headers.clone();
+            if let Ok(v) = http::HeaderValue::from_str(authority) {
+                h.insert(header::HOST, v);
+            }
+            Cow::Owned(h)
+        }
+        _ => Cow::Borrowed(headers),
+    }
+}
+
+fn host_of(headers: &http::HeaderMap) -> &str {
+    headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
+/// Whether a request is a browser POST upload: `POST` of `multipart/form-data` to a bucket.
+pub fn is_form_upload(method: &http::Method, headers: &http::HeaderMap, key: &str) -> bool {
+    method == http::Method::POST
+        && key.is_empty()
+        && headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| {
+                ct.trim_start()
+                    .to_ascii_lowercase()
+                    .starts_with("multipart/form-data")
+            })
 }
 
 /// Whether a key has a `.` or `..` path segment (after percent-decoding). S3 stores such keys
