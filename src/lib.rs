@@ -10,7 +10,6 @@ pub mod config;
 pub mod cors;
 pub mod credentials;
 pub mod error;
-pub mod form_upload;
 pub mod generate;
 pub mod ops;
 pub mod post;

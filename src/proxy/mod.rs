@@ -31,9 +31,11 @@ use crate::config::{Config, UpstreamKind};
 use crate::cors::Preflight;
 use crate::credentials::{Action, CredentialStore};
 use crate::error::{S3Error, S3ErrorCode};
-use crate::form_upload::{self, FormOutcome, FormUpload};
+pub mod form_upload;
+
 use crate::ops::{method_label, status_class, InFlight, Lifecycle, Metrics};
 use crate::request::{has_dot_segments, virtual_host_bucket, Target};
+use form_upload::{FormOutcome, FormUpload};
 
 /// The proxy service.
 pub struct AuthProxy {
