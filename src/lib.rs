@@ -5,6 +5,7 @@
 #![warn(missing_docs)]
 
 pub mod auth;
+pub mod backend;
 pub mod body;
 pub mod config;
 pub mod cors;

@@ -38,6 +38,9 @@ pub struct Target {
     /// Path and query for the backend: `/{bucket}/{key}` still percent-encoded as the client
     /// sent it, with the auth query parameters removed.
     pub upstream_target: String,
+    /// The bucket named by a virtual-hosted-style Host, as written there (SigV2 signs it as part
+    /// of the resource); `None` for path-style requests.
+    pub virtual_host_bucket: Option<String>,
 }
 
 impl Target {
@@ -63,6 +66,7 @@ impl Target {
             bucket: decode(raw_bucket),
             key: decode(raw_key),
             upstream_target,
+            virtual_host_bucket: vhost_bucket,
         }
     }
 }

@@ -9,6 +9,7 @@
 pub mod checksum;
 pub mod chunked;
 pub mod payload;
+pub mod plan;
 
 use bytes::Bytes;
 

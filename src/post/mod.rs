@@ -4,10 +4,14 @@
 //! collects the fields that precede the file (bounded) and then streams the file's bytes, holding
 //! back the last one until the form has ended properly. Once the fields are known,
 //! [`policy`] checks the form's signature and its policy's conditions; only then may any file
-//! byte go upstream (as a plain `PUT`). The proxy's glue lives in `crate::form_upload`.
+//! byte go upstream (as a plain `PUT`). [`verify_form`] is the entry point for a form's
+//! signature and policy; the proxy's glue lives in `crate::proxy::form_upload`.
 
 pub mod multipart;
 pub mod policy;
+pub mod verify;
+
+pub use verify::{form_auth_method, verify_form};
 
 /// One text field of the form, in the order sent.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,0 +1,261 @@
+//! The backend: what each `upstream.kind` can store, how it is reached, the request head it
+//! receives and how its answers become S3's. Every rule that depends on the kind lives here, so
+//! a new kind of backend is one more arm in these functions.
+//!
+//! - `kind = "s3"`: an S3 server without auth; requests pass as they are (path-style, auth
+//!   removed) and its answers pass through.
+//! - `kind = "http"`: a plain HTTP/WebDAV store (nginx): objects only, no `.`/`..` key segments
+//!   (it would resolve them outside the scope that was checked), and its answers are made S3-like
+//!   (PUT → 200 with an MD5 ETag, DELETE of a missing key → 204, errors → S3 XML).
+
+use http::header;
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use pingora::http::RequestHeader;
+use pingora::upstreams::peer::HttpPeer;
+
+use crate::config::{Config, UpstreamConfig, UpstreamKind};
+use crate::error::{S3Error, S3ErrorCode};
+use crate::request::{has_dot_segments, Target};
+
+/// Characters kept as they are in an upstream path built from decoded names: RFC 3986
+/// unreserved and `/`.
+const PATH_KEEP: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'/');
+
+/// The backend and the header that tells it who signed.
+#[derive(Debug, Clone)]
+pub struct Backend {
+    /// `[upstream]`.
+    pub upstream: UpstreamConfig,
+    /// `auth.identity_header`.
+    pub identity_header: String,
+}
+
+/// How the body of a PUT reaches the backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpstreamLength {
+    /// Exactly this many bytes (`Content-Length`).
+    Exact(u64),
+    /// Length unknown when the head is sent: `Transfer-Encoding: chunked`.
+    Chunked,
+}
+
+/// What to make of the backend's answer to a proxied request.
+#[derive(Debug, PartialEq)]
+pub enum AnswerMapping {
+    /// Pass it on as it is.
+    Unchanged,
+    /// A stored PUT: 200, `ETag` = the payload's MD5, empty body.
+    PutStored,
+    /// A DELETE of a missing key: 204, as S3 deletes it successfully.
+    DeletedMissing,
+    /// An error: replace the answer by this S3 XML error.
+    Error(S3Error),
+}
+
+impl Backend {
+    /// The backend of a configuration.
+    pub fn new(config: &Config) -> Backend {
+        Backend {
+            upstream: config.upstream.clone(),
+            identity_header: config.auth.identity_header.clone(),
+        }
+    }
+
+    /// Whether this is a plain HTTP store (`kind = "http"`).
+    pub fn is_plain_store(&self) -> bool {
+        self.upstream.kind == UpstreamKind::Http
+    }
+
+    /// Refuse what this kind of backend cannot do for a request (method, bucket and key).
+    pub fn check_request(&self, method: &http::Method, target: &Target) -> Result<(), S3Error> {
+        if !self.is_plain_store() {
+            return Ok(());
+        }
+        // A plain HTTP store has objects only: no listing, buckets, multipart or sub-resources.
+        if target.bucket.is_empty() || target.key.is_empty() {
+            return Err(S3Error::new(
+                S3ErrorCode::NotImplemented,
+                "This backend stores objects only: bucket-level requests are not supported.",
+            ));
+        }
+        self.check_object_key(&target.key)?;
+        if !matches!(method.as_str(), "GET" | "HEAD" | "PUT" | "DELETE") {
+            return Err(S3Error::new(
+                S3ErrorCode::NotImplemented,
+                format!("{method} on objects is not supported by this backend."),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Refuse a key this backend would store elsewhere than named (see `has_dot_segments`).
+    pub fn check_object_key(&self, key: &str) -> Result<(), S3Error> {
+        if self.is_plain_store() && has_dot_segments(key) {
+            return Err(S3Error::new(
+                S3ErrorCode::InvalidArgument,
+                "Keys with '.' or '..' path segments cannot be stored by this backend.",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether the payload's MD5 must be computed for a request: the ETag of a PUT to a plain
+    /// store, which does not give one (`upstream.md5_etag`).
+    pub fn wants_md5_etag(&self) -> bool {
+        self.is_plain_store() && self.upstream.md5_etag
+    }
+
+    /// The backend's address with the configured timeouts; `None` when the name does not
+    /// resolve. Resolved per connection, as compose and Kubernetes names may move.
+    pub async fn peer(&self) -> Option<HttpPeer> {
+        let up = &self.upstream;
+        let addr = tokio::net::lookup_host(up.address.as_str())
+            .await
+            .ok()
+            .and_then(|mut addrs| addrs.next())?;
+        let mut peer = HttpPeer::new(addr, false, String::new());
+        peer.options.connection_timeout = Some(up.connect_timeout);
+        peer.options.read_timeout = Some(up.read_timeout);
+        peer.options.write_timeout = Some(up.write_timeout);
+        Some(peer)
+    }
+
+    /// Turn the client's head into the backend's: path-style target without auth parameters,
+    /// no `Authorization` or `Expect`, for aws-chunked uploads the plain payload's length and no
+    /// framing headers, the backend's own `Host`, and the identity header.
+    pub fn rewrite_head(
+        &self,
+        upstream: &mut RequestHeader,
+        target: &Target,
+        access_key: &str,
+        decoded_length: Option<u64>,
+    ) -> pingora::Result<()> {
+        upstream.set_raw_path(target.upstream_target.as_bytes())?;
+        upstream.remove_header(&header::AUTHORIZATION);
+        upstream.remove_header(&header::EXPECT);
+        if let Some(decoded_length) = decoded_length {
+            strip_aws_chunked_framing(upstream, decoded_length)?;
+        }
+        upstream.insert_header(header::HOST, self.upstream.address.as_str())?;
+        upstream.insert_header(self.identity_header.clone(), access_key)?;
+        Ok(())
+    }
+
+    /// The head of the `PUT` that stores a POST form's file: `/{bucket}/{key}`, its length, the
+    /// form's header fields and the identity header.
+    pub fn form_put_head(
+        &self,
+        bucket: &str,
+        key: &str,
+        length: UpstreamLength,
+        headers: &[(String, String)],
+        access_key: &str,
+    ) -> Result<RequestHeader, S3Error> {
+        let path = object_path(bucket, key);
+        let mut head = RequestHeader::build("PUT", path.as_bytes(), Some(8 + headers.len()))
+            .map_err(|_| {
+                S3Error::new(
+                    S3ErrorCode::InternalError,
+                    "We encountered an internal error. Please try again.",
+                )
+            })?;
+        let mut set = |name: &str, value: &str| -> Result<(), S3Error> {
+            head.insert_header(name.to_string(), value)
+                .map(|_| ())
+                .map_err(|_| {
+                    S3Error::new(
+                        S3ErrorCode::InvalidArgument,
+                        format!("The form field {name} is not a valid header value."),
+                    )
+                })
+        };
+        set("host", &self.upstream.address)?;
+        match length {
+            UpstreamLength::Exact(n) => set("content-length", &n.to_string())?,
+            UpstreamLength::Chunked => set("transfer-encoding", "chunked")?,
+        }
+        for (name, value) in headers {
+            set(name, value)?;
+        }
+        set(&self.identity_header, access_key)?;
+        Ok(head)
+    }
+
+    /// What the answer of `status` to a `method` request becomes.
+    pub fn map_answer(&self, method: &http::Method, status: u16) -> AnswerMapping {
+        if !self.is_plain_store() {
+            return AnswerMapping::Unchanged;
+        }
+        if method == http::Method::PUT && matches!(status, 200 | 201 | 204) {
+            // S3 answers a PUT with 200 and the payload's MD5 as ETag; s3cmd and minio check it.
+            AnswerMapping::PutStored
+        } else if method == http::Method::DELETE && status == 404 {
+            AnswerMapping::DeletedMissing
+        } else if status >= 400 {
+            AnswerMapping::Error(status_error(status))
+        } else {
+            AnswerMapping::Unchanged
+        }
+    }
+}
+
+/// The S3 error for a backend's error status.
+pub fn status_error(status: u16) -> S3Error {
+    let code = S3ErrorCode::from_backend_status(status);
+    let message = match code {
+        S3ErrorCode::NoSuchKey => "The specified key does not exist.".to_string(),
+        _ => format!("The backend answered {status}."),
+    };
+    S3Error::new(code, message)
+}
+
+/// `/{bucket}/{key}` from decoded names, percent-encoded for a request target or a URL.
+pub fn object_path(bucket: &str, key: &str) -> String {
+    format!(
+        "/{}/{}",
+        utf8_percent_encode(bucket, PATH_KEEP),
+        utf8_percent_encode(key, PATH_KEEP)
+    )
+}
+
+/// The backend gets an aws-chunked upload's plain payload: its exact length, no aws-chunked
+/// framing, coding or trailer headers.
+fn strip_aws_chunked_framing(
+    upstream: &mut RequestHeader,
+    decoded_length: u64,
+) -> pingora::Result<()> {
+    upstream.remove_header(&header::TRANSFER_ENCODING);
+    upstream.insert_header(header::CONTENT_LENGTH, decoded_length.to_string())?;
+    upstream.remove_header("x-amz-decoded-content-length");
+    upstream.remove_header("x-amz-trailer");
+    upstream.insert_header("x-amz-content-sha256", "UNSIGNED-PAYLOAD")?;
+    let remaining = upstream
+        .headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .map(without_aws_chunked);
+    match remaining {
+        Some(rest) if !rest.is_empty() => {
+            upstream.insert_header(header::CONTENT_ENCODING, rest)?;
+        }
+        _ => {
+            upstream.remove_header(&header::CONTENT_ENCODING);
+        }
+    }
+    Ok(())
+}
+
+/// A Content-Encoding value without the `aws-chunked` token (other codings such as gzip stay).
+fn without_aws_chunked(value: &str) -> String {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|c| !c.is_empty() && !c.eq_ignore_ascii_case("aws-chunked"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}

@@ -1,0 +1,196 @@
+//! Which body verifier a request needs, decided from its verified head: pure, no I/O.
+//!
+//! The mode comes from `x-amz-content-sha256` alone (what the signature covers): minio-go sends
+//! signed chunks without `Content-Encoding: aws-chunked`, the CRT client the trailer mode with a
+//! Content-Length. A plain body gets the whole-payload verifier (SHA-256, Content-MD5,
+//! `x-amz-checksum-*`), an aws-chunked one the chunked decoder.
+
+use bytes::Bytes;
+use http::header;
+
+use super::chunked::{parse_trailer_header, AwsChunkedVerifier, ChunkedExpectations, ChunkedMode};
+use super::payload::{PayloadExpectations, PayloadVerifier};
+use super::BodyVerifier;
+use crate::auth::sigv4::PayloadMode;
+use crate::auth::Verified;
+use crate::error::{S3Error, S3ErrorCode};
+
+/// The body verifier a request needs.
+// One per request, inside its context: the size difference of the variants costs nothing.
+#[allow(clippy::large_enum_variant)]
+pub enum BodyCheck {
+    /// A plain body: whole-payload digest, Content-MD5, checksums.
+    Whole(PayloadVerifier),
+    /// An aws-chunked body: framing stripped, chunk signatures and trailers verified.
+    Chunked(AwsChunkedVerifier),
+}
+
+impl BodyCheck {
+    /// The verifier, to feed and finish.
+    pub fn verifier(&mut self) -> &mut dyn BodyVerifier {
+        match self {
+            BodyCheck::Whole(v) => v,
+            BodyCheck::Chunked(v) => v,
+        }
+    }
+
+    /// Start over: a retried upstream attempt replays the body from its first byte.
+    pub fn reset(&mut self) {
+        match self {
+            BodyCheck::Whole(v) => v.reset(),
+            BodyCheck::Chunked(v) => v.reset(),
+        }
+    }
+
+    /// Hex MD5 of the payload once finished, if it was asked for.
+    pub fn md5_hex(&self) -> Option<String> {
+        match self {
+            BodyCheck::Whole(v) => v.md5_hex(),
+            BodyCheck::Chunked(v) => v.md5_hex(),
+        }
+    }
+
+    /// Feed a piece; at the end of the body also finish, returning everything now releasable.
+    pub fn feed_piece(&mut self, input: Bytes, end_of_stream: bool) -> Result<Bytes, S3Error> {
+        let verifier = self.verifier();
+        let released = verifier.feed(input)?;
+        if !end_of_stream {
+            return Ok(released);
+        }
+        let tail = verifier.finish()?;
+        Ok(super::join(&mut vec![released, tail]))
+    }
+}
+
+/// What the proxy's configuration adds to the decision.
+#[derive(Debug, Clone, Copy)]
+pub struct PlanOptions {
+    /// `limits.max_chunk_size`.
+    pub max_chunk_size: u64,
+    /// Compute the payload's MD5 (the ETag a plain HTTP backend does not give).
+    pub compute_md5: bool,
+}
+
+/// The verifier of a request's body, and for aws-chunked uploads the decoded length (the
+/// upstream `Content-Length`).
+pub struct BodyPlan {
+    /// The streaming check.
+    pub check: BodyCheck,
+    /// `x-amz-decoded-content-length` of an aws-chunked upload.
+    pub decoded_length: Option<u64>,
+}
+
+/// Decide the body verifier of a request whose head verified.
+pub fn plan(
+    method: &http::Method,
+    headers: &http::HeaderMap,
+    verified: &Verified,
+    options: PlanOptions,
+) -> Result<BodyPlan, S3Error> {
+    let chunked_mode = chunked_mode(verified)?;
+    if chunked_mode.is_none() && has_aws_chunked_coding(headers) {
+        return Err(S3Error::new(
+            S3ErrorCode::InvalidArgument,
+            "Content-Encoding: aws-chunked needs an x-amz-content-sha256 of STREAMING-AWS4-HMAC-SHA256-PAYLOAD[-TRAILER] or STREAMING-UNSIGNED-PAYLOAD-TRAILER.",
+        ));
+    }
+    let is_put = method == http::Method::PUT;
+    let compute_md5 = is_put && options.compute_md5;
+    match chunked_mode {
+        Some(mode) => {
+            let decoded_length = decoded_content_length(headers)?;
+            let declared_trailers = match headers.get("x-amz-trailer") {
+                Some(v) => parse_trailer_header(v.to_str().map_err(|_| {
+                    S3Error::new(S3ErrorCode::InvalidArgument, "x-amz-trailer is not ASCII.")
+                })?)?,
+                None => Vec::new(),
+            };
+            let header_checksums = PayloadExpectations::from_headers(headers, None)?.checksums;
+            let verifier = AwsChunkedVerifier::new(ChunkedExpectations {
+                mode,
+                decoded_length,
+                declared_trailers,
+                header_checksums,
+                max_chunk_size: options.max_chunk_size,
+                compute_md5,
+            })?;
+            Ok(BodyPlan {
+                check: BodyCheck::Chunked(verifier),
+                decoded_length: Some(decoded_length),
+            })
+        }
+        None => {
+            if is_put && !headers.contains_key(header::CONTENT_LENGTH) {
+                return Err(S3Error::new(
+                    S3ErrorCode::MissingContentLength,
+                    "You must provide the Content-Length HTTP header.",
+                ));
+            }
+            let sha256 = match verified.payload {
+                PayloadMode::Sha256(digest) => Some(digest),
+                _ => None,
+            };
+            let mut expectations = PayloadExpectations::from_headers(headers, sha256)?;
+            expectations.compute_md5 = compute_md5;
+            Ok(BodyPlan {
+                check: BodyCheck::Whole(PayloadVerifier::new(expectations)),
+                decoded_length: None,
+            })
+        }
+    }
+}
+
+/// The aws-chunked framing the signature announced, if any.
+fn chunked_mode(verified: &Verified) -> Result<Option<ChunkedMode>, S3Error> {
+    let signer = || {
+        verified.chunk_signer.clone().ok_or_else(|| {
+            S3Error::new(
+                S3ErrorCode::InternalError,
+                "A signed aws-chunked upload has no chunk signer.",
+            )
+        })
+    };
+    Ok(match verified.payload {
+        PayloadMode::StreamingSigned => Some(ChunkedMode::Signed(signer()?)),
+        PayloadMode::StreamingSignedTrailer => Some(ChunkedMode::SignedWithTrailer(signer()?)),
+        PayloadMode::StreamingUnsignedTrailer => Some(ChunkedMode::UnsignedWithTrailer),
+        PayloadMode::StreamingEcdsa => {
+            return Err(S3Error::new(
+                S3ErrorCode::NotImplemented,
+                "SigV4A (ECDSA) streaming uploads are not supported.",
+            ))
+        }
+        PayloadMode::Unsigned | PayloadMode::Sha256(_) => None,
+    })
+}
+
+/// Whether Content-Encoding names `aws-chunked`.
+pub fn has_aws_chunked_coding(headers: &http::HeaderMap) -> bool {
+    headers.get_all(header::CONTENT_ENCODING).iter().any(|v| {
+        v.to_str().is_ok_and(|s| {
+            s.split(',')
+                .any(|c| c.trim().eq_ignore_ascii_case("aws-chunked"))
+        })
+    })
+}
+
+/// `x-amz-decoded-content-length`: required for aws-chunked uploads.
+fn decoded_content_length(headers: &http::HeaderMap) -> Result<u64, S3Error> {
+    let value = headers.get("x-amz-decoded-content-length").ok_or_else(|| {
+        S3Error::new(
+            S3ErrorCode::MissingContentLength,
+            "You must provide the x-amz-decoded-content-length header for aws-chunked uploads.",
+        )
+    })?;
+    value
+        .to_str()
+        .ok()
+        .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| {
+            S3Error::new(
+                S3ErrorCode::InvalidArgument,
+                "x-amz-decoded-content-length must be a decimal number of bytes.",
+            )
+        })
+}

@@ -1,0 +1,56 @@
+//! Answers the proxy writes itself: S3 XML errors and CORS preflight answers.
+
+use bytes::Bytes;
+use http::header;
+use pingora::http::ResponseHeader;
+use pingora::prelude::*;
+use pingora::proxy::Session;
+
+use super::ctx::Reply;
+use crate::error::S3Error;
+
+/// Write `err` as an S3 XML document (no body for HEAD), with the request id and CORS headers,
+/// and do not keep the connection. `diagnostics`: `auth.signature_diagnostics`.
+pub async fn write_error(
+    session: &mut Session,
+    reply: &mut Reply,
+    err: &S3Error,
+    diagnostics: bool,
+) -> Result<()> {
+    reply.error_code = Some(err.code);
+    let resource = session.req_header().uri.path().to_string();
+    let xml = err.to_xml(&resource, &reply.request_id, diagnostics);
+    let is_head = session.req_header().method == http::Method::HEAD;
+    let mut resp = ResponseHeader::build(err.code.http_status(), Some(4))?;
+    resp.insert_header(header::CONTENT_TYPE, "application/xml")?;
+    resp.insert_header(header::CONTENT_LENGTH, xml.len().to_string())?;
+    resp.insert_header("x-amz-request-id", reply.request_id.as_str())?;
+    for (name, value) in &reply.cors_headers {
+        resp.insert_header(*name, value.as_str())?;
+    }
+    session.set_keepalive(None);
+    session
+        .write_response_header(Box::new(resp), is_head)
+        .await?;
+    if !is_head {
+        session
+            .write_response_body(Some(Bytes::from(xml)), true)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Answer an allowed CORS preflight: 200 with the `Access-Control-Allow-*` headers.
+pub async fn write_preflight(
+    session: &mut Session,
+    reply: &Reply,
+    headers: &[(&'static str, String)],
+) -> Result<()> {
+    let mut resp = ResponseHeader::build(200, Some(headers.len() + 2))?;
+    for (name, value) in headers {
+        resp.insert_header(*name, value.as_str())?;
+    }
+    resp.insert_header(header::CONTENT_LENGTH, "0")?;
+    resp.insert_header("x-amz-request-id", reply.request_id.as_str())?;
+    session.write_response_header(Box::new(resp), true).await
+}
