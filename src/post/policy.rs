@@ -30,9 +30,8 @@ use base64::Engine as _;
 use serde_json::Value;
 
 use super::FormPrefix;
-use crate::auth::sigv4::date::{
-    check_scope, unix_seconds_of, utc_unix_seconds, Credential, RequestDate,
-};
+use crate::auth::sigv4::credential::{check_scope, Credential};
+use crate::auth::sigv4::date::{unix_seconds_of, utc_unix_seconds, RequestDate};
 use crate::auth::sigv4::signing::{signature_hex, signature_is_valid, ALGORITHM};
 use crate::auth::sigv4::{AuthKind, AuthSettings, SigningKey, SigningKeys};
 use crate::error::{S3Error, S3ErrorCode};

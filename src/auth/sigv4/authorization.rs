@@ -8,7 +8,7 @@
 //! writes them. Leniency here buys nothing (no real client needs it) and every accepted variant
 //! is one more way two parsers of the same header could disagree.
 
-use super::date::Credential;
+use super::credential::Credential;
 use super::signing::ALGORITHM;
 use super::{AuthKind, SignedHeaders};
 use crate::error::{S3Error, S3ErrorCode};

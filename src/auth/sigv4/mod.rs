@@ -5,14 +5,17 @@
 //! [`S3Error`] that maps straight to the wire.
 //!
 //! Layout: `authorization` (the `Authorization` header), `presign` (the `X-Amz-*` query),
-//! `date` (request dates and credential scope), `canonical` (canonical request), `signing`
-//! (string to sign, key derivation, HMAC), `payload` (the `x-amz-content-sha256` modes).
+//! `date` (request dates), `credential` (the credential and its scope), `canonical` (canonical
+//! request), `signing` (string to sign, key derivation, HMAC, and `signature_is_valid`, where
+//! every claimed signature meets a key), `chunk_signing` (aws-chunked chunk and trailer
+//! signatures), `content_sha256` (what `x-amz-content-sha256` says about the body).
 
 pub mod authorization;
 pub mod canonical;
 pub mod chunk_signing;
+pub mod content_sha256;
+pub mod credential;
 pub mod date;
-pub mod payload;
 pub mod presign;
 pub mod signing;
 
@@ -20,7 +23,8 @@ use std::time::SystemTime;
 
 use crate::error::{S3Error, S3ErrorCode};
 pub use canonical::SignedHeaders;
-pub use payload::PayloadMode;
+pub use content_sha256::PayloadMode;
+pub use credential::CredentialScope;
 pub use signing::SigningKey;
 
 pub use super::{AuthSettings, RequestParts, SigningKeys};
@@ -49,27 +53,6 @@ impl AuthKind {
                 format!("Error parsing the X-Amz-{field} parameter; {detail}"),
             ),
         }
-    }
-}
-
-/// The credential scope `date/region/service/aws4_request`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CredentialScope {
-    /// `YYYYMMDD`.
-    pub date: String,
-    /// e.g. `us-east-1`.
-    pub region: String,
-    /// Always `s3` once verified.
-    pub service: String,
-}
-
-impl CredentialScope {
-    /// `YYYYMMDD/region/service/aws4_request`, as in the string to sign.
-    pub fn to_scope_string(&self) -> String {
-        format!(
-            "{}/{}/{}/aws4_request",
-            self.date, self.region, self.service
-        )
     }
 }
 
@@ -151,7 +134,7 @@ fn mechanism<'a>(req: &RequestParts<'a>) -> Result<Mechanism<'a>, S3Error> {
 /// What a request claims about its signature, with every check done except the signature.
 struct Claim {
     kind: AuthKind,
-    credential: date::Credential,
+    credential: credential::Credential,
     date: date::RequestDate,
     signed_headers: SignedHeaders,
     signature: String,
@@ -167,10 +150,10 @@ fn header_claim(
     now: SystemTime,
 ) -> Result<Claim, S3Error> {
     let header = authorization::parse(authorization_value)?;
-    let (payload, hashed_payload) = payload::header_auth_payload(req.headers)?;
+    let (payload, hashed_payload) = content_sha256::header_auth_payload(req.headers)?;
     let request_date = date::header_request_date(req.headers)?;
     date::check_skew(&request_date, now, settings.clock_skew)?;
-    date::check_scope(
+    credential::check_scope(
         &header.credential.scope,
         &request_date,
         settings,
@@ -194,7 +177,7 @@ fn presigned_claim(
 ) -> Result<Claim, S3Error> {
     let query = presign::parse(req.raw_query, settings.max_presign_expiry)?;
     presign::check_validity(&query.date, query.expires_seconds, now, settings.clock_skew)?;
-    date::check_scope(
+    credential::check_scope(
         &query.credential.scope,
         &query.date,
         settings,
@@ -204,8 +187,8 @@ fn presigned_claim(
     // (see `check_headers_signed`); with neither, the body is not covered.
     let hashed_payload = match query.content_sha256 {
         Some(value) => value,
-        None => payload::content_sha256_header(req.headers)?
-            .unwrap_or(payload::UNSIGNED_PAYLOAD)
+        None => content_sha256::content_sha256_header(req.headers)?
+            .unwrap_or(content_sha256::UNSIGNED_PAYLOAD)
             .to_owned(),
     };
     Ok(Claim {
@@ -269,7 +252,7 @@ fn canonical_request_of(
 /// wording) when the key is unknown.
 pub(crate) fn signing_key_of(
     keys: &dyn SigningKeys,
-    credential: &date::Credential,
+    credential: &credential::Credential,
 ) -> Result<SigningKey, S3Error> {
     let scope = &credential.scope;
     keys.signing_key(

@@ -9,7 +9,8 @@ use std::time::{Duration, SystemTime};
 
 use percent_encoding::percent_decode_str;
 
-use super::date::{unix_seconds_of, Credential, RequestDate};
+use super::credential::Credential;
+use super::date::{unix_seconds_of, RequestDate};
 use super::signing::ALGORITHM;
 use super::{AuthKind, SignedHeaders};
 use crate::error::{S3Error, S3ErrorCode};
