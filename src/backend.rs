@@ -259,3 +259,137 @@ fn without_aws_chunked(value: &str) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    fn backend(kind: UpstreamKind) -> Backend {
+        Backend {
+            upstream: UpstreamConfig {
+                address: "127.0.0.1:9000".into(),
+                kind,
+                connect_timeout: Duration::from_secs(5),
+                read_timeout: Duration::from_secs(60),
+                write_timeout: Duration::from_secs(60),
+                readiness_probe: false,
+                md5_etag: true,
+            },
+            identity_header: "x-forwarded-user".into(),
+        }
+    }
+
+    fn target(path: &str) -> Target {
+        Target::resolve(path, "", "127.0.0.1:8080", &[])
+    }
+
+    #[test]
+    fn a_plain_store_takes_object_requests_only() {
+        let http = backend(UpstreamKind::Http);
+        assert!(http
+            .check_request(&http::Method::PUT, &target("/b/k"))
+            .is_ok());
+        for (method, path) in [
+            (http::Method::GET, "/"),
+            (http::Method::GET, "/b"),
+            (http::Method::GET, "/b/"),
+            (http::Method::POST, "/b/k"),
+        ] {
+            let err = http.check_request(&method, &target(path)).unwrap_err();
+            assert_eq!(err.code, S3ErrorCode::NotImplemented, "{method} {path}");
+        }
+        for path in ["/b/a/../k", "/b/a/%2E%2E/k", "/b/./k"] {
+            let err = http
+                .check_request(&http::Method::PUT, &target(path))
+                .unwrap_err();
+            assert_eq!(err.code, S3ErrorCode::InvalidArgument, "{path}");
+        }
+        let s3 = backend(UpstreamKind::S3);
+        assert!(s3.check_request(&http::Method::GET, &target("/")).is_ok());
+        assert!(s3.check_object_key("a/../k").is_ok());
+        assert!(!s3.wants_md5_etag());
+        assert!(http.wants_md5_etag());
+    }
+
+    #[test]
+    fn a_plain_stores_answers_are_mapped_to_s3s() {
+        let http = backend(UpstreamKind::Http);
+        for status in [200, 201, 204] {
+            assert_eq!(
+                http.map_answer(&http::Method::PUT, status),
+                AnswerMapping::PutStored
+            );
+        }
+        assert_eq!(
+            http.map_answer(&http::Method::DELETE, 404),
+            AnswerMapping::DeletedMissing
+        );
+        match http.map_answer(&http::Method::GET, 404) {
+            AnswerMapping::Error(err) => assert_eq!(err.code, S3ErrorCode::NoSuchKey),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            http.map_answer(&http::Method::GET, 200),
+            AnswerMapping::Unchanged
+        );
+        let s3 = backend(UpstreamKind::S3);
+        assert_eq!(
+            s3.map_answer(&http::Method::GET, 404),
+            AnswerMapping::Unchanged
+        );
+        assert_eq!(
+            s3.map_answer(&http::Method::PUT, 201),
+            AnswerMapping::Unchanged
+        );
+    }
+
+    #[test]
+    fn the_upstream_head_is_path_style_without_auth_and_with_the_identity() {
+        let http = backend(UpstreamKind::Http);
+        let mut head = RequestHeader::build("PUT", b"/k?X-Amz-Signature=x", None).unwrap();
+        for (name, value) in [
+            ("host", "bkt.s3.example.test"),
+            ("authorization", "AWS4-HMAC-SHA256 …"),
+            ("expect", "100-continue"),
+            ("content-encoding", "aws-chunked, gzip"),
+            ("x-amz-decoded-content-length", "5"),
+            ("x-amz-trailer", "x-amz-checksum-crc32"),
+            ("x-forwarded-user", "someone-else"),
+        ] {
+            head.insert_header(name, value).unwrap();
+        }
+        let target = Target::resolve(
+            "/k",
+            "X-Amz-Signature=x",
+            "bkt.s3.example.test",
+            &["s3.example.test".to_string()],
+        );
+        http.rewrite_head(&mut head, &target, "AKID", Some(5))
+            .unwrap();
+        assert_eq!(head.raw_path(), b"/bkt/k");
+        let h = |name: &str| {
+            head.headers
+                .get(name)
+                .map(|v| v.to_str().unwrap().to_owned())
+        };
+        assert_eq!(h("host").as_deref(), Some("127.0.0.1:9000"));
+        assert_eq!(h("authorization"), None);
+        assert_eq!(h("expect"), None);
+        assert_eq!(h("content-length").as_deref(), Some("5"));
+        assert_eq!(h("content-encoding").as_deref(), Some("gzip"));
+        assert_eq!(h("x-amz-decoded-content-length"), None);
+        assert_eq!(h("x-amz-trailer"), None);
+        assert_eq!(
+            h("x-amz-content-sha256").as_deref(),
+            Some("UNSIGNED-PAYLOAD")
+        );
+        assert_eq!(h("x-forwarded-user").as_deref(), Some("AKID"));
+    }
+
+    #[test]
+    fn object_paths_keep_slashes_and_encode_the_rest() {
+        assert_eq!(object_path("b", "a b/c+d.jpg"), "/b/a%20b/c%2Bd.jpg");
+    }
+}

@@ -183,3 +183,170 @@ pub fn sigv2_disabled(what: &str) -> S3Error {
         ),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    //! The entry point's dispatch, on worked examples of the Amazon S3 documentation
+    //! (`shared/vectors/`): the signatures are the pages', never computed here.
+
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use super::*;
+    use crate::credentials::CredentialStore;
+
+    const S3_DOC: &str = include_str!("../../../shared/vectors/s3-doc-examples.json");
+    const SIGV2_DOC: &str = include_str!("../../../shared/vectors/sigv2-doc-examples.json");
+
+    fn json(text: &str) -> serde_json::Value {
+        serde_json::from_str(text).expect("the vectors are JSON")
+    }
+
+    fn headers_of(pairs: &serde_json::Value) -> http::HeaderMap {
+        let mut headers = http::HeaderMap::new();
+        for pair in pairs.as_array().expect("a list of headers") {
+            let name = pair[0].as_str().expect("name").to_ascii_lowercase();
+            headers.append(
+                http::HeaderName::from_bytes(name.as_bytes()).expect("header name"),
+                http::HeaderValue::from_str(pair[1].as_str().expect("value")).expect("value"),
+            );
+        }
+        headers
+    }
+
+    fn store(access_key: &str, secret: &str) -> CredentialStore {
+        CredentialStore::from_toml_str(&format!(
+            "[[credentials]]\naccess_key = \"{access_key}\"\nsecret_key = \"{secret}\"\n"
+        ))
+        .expect("a secrets file")
+    }
+
+    /// A SigV4 header-signed example: headers with its Authorization header.
+    fn sigv4_example(example: &serde_json::Value, signature: &str) -> http::HeaderMap {
+        let mut headers = headers_of(&example["headers"]);
+        let authorization = format!(
+            "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request,\
+             SignedHeaders={},Signature={signature}",
+            example["signed_headers"].as_str().expect("signed headers")
+        );
+        headers.insert(
+            http::header::AUTHORIZATION,
+            http::HeaderValue::from_str(&authorization).expect("value"),
+        );
+        headers
+    }
+
+    fn doc_keys() -> CredentialStore {
+        store(
+            "AKIAIOSFODNN7EXAMPLE",
+            "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        )
+    }
+
+    fn may_2013() -> SystemTime {
+        // 2013-05-24T00:00:00Z, the examples' x-amz-date.
+        UNIX_EPOCH + Duration::from_secs(1_369_353_600)
+    }
+
+    #[test]
+    fn a_sigv4_header_request_is_verified_with_what_its_signature_covers() {
+        let doc = json(S3_DOC);
+        let example = &doc["header_auth"][0];
+        let headers = sigv4_example(example, example["expected_signature"].as_str().unwrap());
+        let parts = RequestParts {
+            method: "GET",
+            raw_path: "/test.txt",
+            raw_query: "",
+            headers: &headers,
+        };
+        let settings = test_settings();
+        let schemes = Schemes {
+            settings: &settings,
+            sigv2: false,
+        };
+        let verified = authenticate(&parts, None, &doc_keys(), schemes, may_2013()).unwrap();
+        assert_eq!(verified.access_key, "AKIAIOSFODNN7EXAMPLE");
+        assert_eq!(verified.method, AuthMethod::SigV4Header);
+        assert_eq!(verified.method.label(), "sigv4-header");
+        assert!(matches!(verified.payload, PayloadMode::Sha256(_)));
+        assert!(verified.chunk_signer.is_none());
+
+        // One digit of the signature changed: refused.
+        let mut tampered = example["expected_signature"].as_str().unwrap().to_owned();
+        tampered.replace_range(0..1, if tampered.starts_with('0') { "1" } else { "0" });
+        let headers = sigv4_example(example, &tampered);
+        let parts = RequestParts {
+            headers: &headers,
+            ..parts
+        };
+        let err = authenticate(&parts, None, &doc_keys(), schemes, may_2013()).unwrap_err();
+        assert_eq!(err.code, S3ErrorCode::SignatureDoesNotMatch);
+    }
+
+    #[test]
+    fn a_signed_streaming_upload_carries_its_chunk_signer_seeded_by_the_head_signature() {
+        let doc = json(S3_DOC);
+        let example = &doc["streaming_signed"];
+        let seed = example["expected_seed_signature"].as_str().unwrap();
+        let headers = sigv4_example(example, seed);
+        let parts = RequestParts {
+            method: "PUT",
+            raw_path: example["path"].as_str().unwrap(),
+            raw_query: "",
+            headers: &headers,
+        };
+        let settings = test_settings();
+        let schemes = Schemes {
+            settings: &settings,
+            sigv2: true,
+        };
+        let verified = authenticate(&parts, None, &doc_keys(), schemes, may_2013()).unwrap();
+        assert_eq!(verified.payload, PayloadMode::StreamingSigned);
+        let signer = verified.chunk_signer.expect("a signed streaming upload");
+        assert_eq!(signer.seed_signature(), seed);
+    }
+
+    #[test]
+    fn a_sigv2_request_goes_to_sigv2_and_is_refused_when_switched_off() {
+        let doc = json(SIGV2_DOC);
+        let example = &doc["delete_2007"];
+        let mut headers = headers_of(&example["headers"]);
+        let authorization = format!(
+            "AWS {}:{}",
+            example["access_key"].as_str().unwrap(),
+            example["signature"].as_str().unwrap()
+        );
+        headers.insert(
+            http::header::AUTHORIZATION,
+            http::HeaderValue::from_str(&authorization).unwrap(),
+        );
+        let parts = RequestParts {
+            method: "DELETE",
+            raw_path: example["path"].as_str().unwrap(),
+            raw_query: "",
+            headers: &headers,
+        };
+        let keys = store(
+            example["access_key"].as_str().unwrap(),
+            example["secret_key"].as_str().unwrap(),
+        );
+        // Tue, 27 Mar 2007 21:20:26 +0000, the example's x-amz-date.
+        let now = UNIX_EPOCH + Duration::from_secs(1_175_030_426);
+        let settings = test_settings();
+        let on = Schemes {
+            settings: &settings,
+            sigv2: true,
+        };
+        let verified = authenticate(&parts, None, &keys, on, now).unwrap();
+        assert_eq!(verified.method, AuthMethod::SigV2Header);
+        assert_eq!(verified.payload, PayloadMode::Unsigned);
+        assert!(verified.chunk_signer.is_none());
+
+        let off = Schemes { sigv2: false, ..on };
+        let err = authenticate(&parts, None, &keys, off, now).unwrap_err();
+        assert_eq!(err.code, S3ErrorCode::AccessDenied);
+        assert!(
+            err.message.contains("Signature Version 2 is disabled"),
+            "{err}"
+        );
+    }
+}

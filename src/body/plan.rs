@@ -194,3 +194,168 @@ fn decoded_content_length(headers: &http::HeaderMap) -> Result<u64, S3Error> {
             )
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::sigv4::chunk_signing::ChunkSigner;
+    use crate::auth::sigv4::SigningKey;
+    use crate::auth::AuthMethod;
+
+    fn verified(payload: PayloadMode, signer: Option<ChunkSigner>) -> Verified {
+        Verified {
+            access_key: "AKIDEXAMPLE".into(),
+            method: AuthMethod::SigV4Header,
+            payload,
+            chunk_signer: signer,
+        }
+    }
+
+    fn signer() -> ChunkSigner {
+        ChunkSigner::new(
+            SigningKey::from_bytes([7; 32]),
+            "20130524T000000Z",
+            "20130524/us-east-1/s3/aws4_request",
+            "00".repeat(32),
+        )
+    }
+
+    fn headers(pairs: &[(&'static str, &str)]) -> http::HeaderMap {
+        let mut h = http::HeaderMap::new();
+        for (name, value) in pairs {
+            h.append(*name, http::HeaderValue::from_str(value).unwrap());
+        }
+        h
+    }
+
+    const OPTIONS: PlanOptions = PlanOptions {
+        max_chunk_size: 1 << 20,
+        compute_md5: true,
+    };
+
+    fn plan_of(
+        method: http::Method,
+        h: &http::HeaderMap,
+        v: &Verified,
+    ) -> Result<BodyPlan, S3Error> {
+        plan(&method, h, v, OPTIONS)
+    }
+
+    #[test]
+    fn a_plain_put_gets_the_whole_payload_verifier_and_needs_a_length() {
+        let v = verified(PayloadMode::Unsigned, None);
+        let with_length = headers(&[("content-length", "3")]);
+        let p = plan_of(http::Method::PUT, &with_length, &v).unwrap();
+        assert!(matches!(p.check, BodyCheck::Whole(_)));
+        assert_eq!(p.decoded_length, None);
+        let err = plan_of(http::Method::PUT, &headers(&[]), &v).err().unwrap();
+        assert_eq!(err.code, S3ErrorCode::MissingContentLength);
+        // A GET without a length is fine.
+        assert!(plan_of(http::Method::GET, &headers(&[]), &v).is_ok());
+    }
+
+    #[test]
+    fn the_signed_sha256_is_what_the_whole_body_must_hash_to() {
+        let digest = [0u8; 32];
+        let v = verified(PayloadMode::Sha256(digest), None);
+        let h = headers(&[("content-length", "3")]);
+        let BodyCheck::Whole(mut verifier) = plan_of(http::Method::PUT, &h, &v).unwrap().check
+        else {
+            panic!("a whole-body check");
+        };
+        verifier.feed(Bytes::from_static(b"abc")).unwrap();
+        assert_eq!(
+            verifier.finish().unwrap_err().code,
+            S3ErrorCode::XAmzContentSHA256Mismatch
+        );
+    }
+
+    #[test]
+    fn streaming_modes_get_the_chunked_verifier_with_the_decoded_length() {
+        let plain = headers(&[("x-amz-decoded-content-length", "66560")]);
+        let with_trailer = headers(&[
+            ("x-amz-decoded-content-length", "66560"),
+            ("x-amz-trailer", "x-amz-checksum-crc32c"),
+        ]);
+        for (payload, h) in [
+            (PayloadMode::StreamingSigned, &plain),
+            (PayloadMode::StreamingSignedTrailer, &with_trailer),
+            (PayloadMode::StreamingUnsignedTrailer, &with_trailer),
+        ] {
+            let p = plan_of(http::Method::PUT, h, &verified(payload, Some(signer()))).unwrap();
+            assert!(matches!(p.check, BodyCheck::Chunked(_)), "{payload:?}");
+            assert_eq!(p.decoded_length, Some(66560));
+        }
+    }
+
+    #[test]
+    fn streaming_refusals_name_what_is_wrong() {
+        let streaming = verified(PayloadMode::StreamingUnsignedTrailer, None);
+        let cases = [
+            (
+                verified(PayloadMode::StreamingEcdsa, None),
+                headers(&[("x-amz-decoded-content-length", "1")]),
+                S3ErrorCode::NotImplemented,
+            ),
+            (
+                verified(PayloadMode::Unsigned, None),
+                headers(&[
+                    ("content-encoding", "gzip, aws-chunked"),
+                    ("content-length", "1"),
+                ]),
+                S3ErrorCode::InvalidArgument,
+            ),
+            (
+                streaming.clone(),
+                headers(&[]),
+                S3ErrorCode::MissingContentLength,
+            ),
+            (
+                verified(PayloadMode::StreamingSigned, Some(signer())),
+                headers(&[
+                    ("x-amz-decoded-content-length", "1"),
+                    ("x-amz-trailer", "x-amz-checksum-crc32"),
+                ]),
+                S3ErrorCode::InvalidRequest,
+            ),
+            (
+                verified(PayloadMode::StreamingSigned, None),
+                headers(&[("x-amz-decoded-content-length", "1")]),
+                S3ErrorCode::InternalError,
+            ),
+            (
+                streaming.clone(),
+                headers(&[("x-amz-decoded-content-length", "-1")]),
+                S3ErrorCode::InvalidArgument,
+            ),
+            (
+                streaming,
+                headers(&[
+                    ("x-amz-decoded-content-length", "1"),
+                    ("x-amz-trailer", "x-amz-checksum-md5"),
+                ]),
+                S3ErrorCode::InvalidRequest,
+            ),
+        ];
+        for (v, h, code) in cases {
+            let err = plan_of(http::Method::PUT, &h, &v).err().unwrap();
+            assert_eq!(err.code, code, "{h:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn aws_chunked_is_found_among_other_codings_in_any_case() {
+        assert!(has_aws_chunked_coding(&headers(&[(
+            "content-encoding",
+            "gzip,AWS-Chunked"
+        )])));
+        assert!(has_aws_chunked_coding(&headers(&[
+            ("content-encoding", "gzip"),
+            ("content-encoding", "aws-chunked"),
+        ])));
+        assert!(!has_aws_chunked_coding(&headers(&[(
+            "content-encoding",
+            "gzip"
+        )])));
+    }
+}
