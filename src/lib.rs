@@ -1,6 +1,13 @@
-//! s3-auth-proxy: AWS Signature Version 4 authentication in front of a storage backend that has
-//! none. The verification core (`sigv4`, `sigv2`, `body`, `post`) is pure and I/O-free; `proxy` is the thin
-//! Pingora shell around it.
+//! s3-auth-proxy: AWS Signature Version 4 (and 2) authentication in front of a storage backend
+//! that has none.
+//!
+//! The modules follow a request's path: [`request`] (what the request is, read once) →
+//! [`auth`] (who signed and what the signature covers; then the `allow` scopes) → [`body`]
+//! (which verifier the body needs, and the sans-I/O verifiers) → [`backend`] (what the backend
+//! kind accepts, the head it receives, how its answers become S3's). [`post`] is the browser
+//! form's counterpart of `auth` and `body`. Those are pure and I/O-free; [`proxy`] is the thin
+//! Pingora shell that calls them, [`server`] starts it, [`ops`] keeps it observable, and
+//! [`signer`] makes presigned URLs and upload forms for the CLI.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
