@@ -1,6 +1,11 @@
 //! `proxy.toml`: parsed in two stages, raw as written (serde, unknown keys refused) and then
 //! validated into a [`Config`] whose values are ready to use. Validation collects every problem
 //! so that `check-config` can name them all at once.
+//!
+//! - `raw`: stage 1, the serde structs mirroring the TOML tables.
+//! - this file: stage 2, the validated types, and loading a file.
+
+mod raw;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -9,6 +14,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::auth::sigv4::AuthSettings;
+use raw::{DurationValue, OneOrMany, RawConfig, SizeValue};
 
 /// Default largest allowed difference between a request's date and the proxy's clock (S3's).
 pub const DEFAULT_CLOCK_SKEW: Duration = Duration::from_secs(15 * 60);
@@ -30,122 +36,7 @@ pub const DEFAULT_POST_MAX_PARTS: usize = 1000;
 const MAX_POST_PREFIX_LIMIT: u64 = 64 * 1024 * 1024;
 
 // ---------------------------------------------------------------------------------------------
-// Stage 1: the file as written.
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawConfig {
-    server: RawServer,
-    upstream: RawUpstream,
-    auth: RawAuth,
-    #[serde(default)]
-    limits: RawLimits,
-    #[serde(default)]
-    log: RawLog,
-    #[serde(default)]
-    cors: Vec<RawCorsRule>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawCorsRule {
-    #[serde(default)]
-    buckets: Vec<String>,
-    allowed_origins: Vec<String>,
-    allowed_methods: Vec<String>,
-    #[serde(default)]
-    allowed_headers: Vec<String>,
-    #[serde(default)]
-    expose_headers: Vec<String>,
-    max_age: Option<DurationValue>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawServer {
-    listen: Option<String>,
-    tls_listen: Option<String>,
-    tls_cert: Option<PathBuf>,
-    tls_key: Option<PathBuf>,
-    metrics_listen: Option<String>,
-    threads: Option<usize>,
-    shutdown_grace: Option<DurationValue>,
-    read_timeout: Option<DurationValue>,
-    write_timeout: Option<DurationValue>,
-    keepalive_timeout: Option<DurationValue>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawUpstream {
-    address: String,
-    kind: UpstreamKind,
-    connect_timeout: Option<DurationValue>,
-    read_timeout: Option<DurationValue>,
-    write_timeout: Option<DurationValue>,
-    #[serde(default)]
-    readiness_probe: bool,
-    md5_etag: Option<bool>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawAuth {
-    secrets_file: PathBuf,
-    region: OneOrMany,
-    clock_skew: Option<DurationValue>,
-    max_presign_expiry: Option<DurationValue>,
-    #[serde(default)]
-    boto2_presign_compat: bool,
-    #[serde(default)]
-    virtual_host_suffixes: Vec<String>,
-    identity_header: Option<String>,
-    signature_diagnostics: Option<bool>,
-    secrets_poll_interval: Option<DurationValue>,
-    sigv2: Option<bool>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawLimits {
-    max_chunk_size: Option<SizeValue>,
-    post_max_field_size: Option<SizeValue>,
-    post_max_prefix: Option<SizeValue>,
-    post_max_parts: Option<usize>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawLog {
-    level: Option<String>,
-    format: Option<LogFormat>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-enum OneOrMany {
-    One(String),
-    Many(Vec<String>),
-}
-
-/// `"15m"`, `"25s"`, `"7d"`, `"500ms"` or a plain number of seconds.
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-enum DurationValue {
-    Seconds(u64),
-    Text(String),
-}
-
-/// `"16MiB"`, `"64KiB"`, `"1GiB"` or a plain number of bytes.
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-enum SizeValue {
-    Bytes(u64),
-    Text(String),
-}
-
-// ---------------------------------------------------------------------------------------------
-// Stage 2: validated.
+// Stage 2: validated (stage 1, the file as written, is `raw`).
 
 /// What the backend is, which decides how its answers are presented to S3 clients.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
