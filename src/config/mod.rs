@@ -40,7 +40,7 @@ pub const DEFAULT_POST_MAX_PREFIX: usize = 1024 * 1024;
 pub const DEFAULT_POST_MAX_PARTS: usize = 1000;
 
 // ---------------------------------------------------------------------------------------------
-// Stage 2: validated (stage 1, the file as written, is `raw`).
+// The validated types (stage 2), built by `validate` from the raw tables of `raw` (stage 1).
 
 /// What the backend is, which decides how its answers are presented to S3 clients.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
