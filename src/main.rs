@@ -198,13 +198,13 @@ fn presign_command(
         .ok_or("--endpoint is needed: the config has no listener")?;
     let (scheme, host) = split_endpoint(&endpoint)?;
     let signing = signing_now(config, &key_id, region)?;
-    let signer = s3_auth_proxy::generate::Signer {
+    let signer = s3_auth_proxy::signer::Signer {
         access_key: &key_id,
         signing_key: &signing.key,
         region: &signing.region,
         amz_date: &signing.amz_date,
     };
-    Ok(s3_auth_proxy::generate::presigned_url(
+    Ok(s3_auth_proxy::signer::presigned_url(
         &signer,
         &method,
         &scheme,
@@ -249,13 +249,13 @@ fn post_form_command(
             "[year]-[month]-[day]T[hour]:[minute]:[second]Z"
         ))
         .map_err(|e| format!("cannot format the expiration: {e}"))?;
-    let signer = s3_auth_proxy::generate::Signer {
+    let signer = s3_auth_proxy::signer::Signer {
         access_key: &key_id,
         signing_key: &signing.key,
         region: &signing.region,
         amz_date: &signing.amz_date,
     };
-    let spec = s3_auth_proxy::generate::PostFormSpec {
+    let spec = s3_auth_proxy::signer::PostFormSpec {
         endpoint: &endpoint,
         bucket,
         key_prefix,
@@ -263,7 +263,7 @@ fn post_form_command(
         redirect: redirect.as_deref(),
         expiration: &expiration,
     };
-    Ok(s3_auth_proxy::generate::post_form_html(&signer, &spec))
+    Ok(s3_auth_proxy::signer::post_form_html(&signer, &spec))
 }
 
 /// GET `path` on `addr` with a plain HTTP/1.1 request; true on a 200 answer.
