@@ -1,6 +1,7 @@
 //! The proxy's Prometheus metrics in their own registry, and the closed sets their labels come
 //! from.
 
+use prometheus::core::Collector;
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
     TextEncoder,
@@ -63,106 +64,85 @@ impl Metrics {
     /// Create and register every metric.
     pub fn new() -> Result<Metrics, prometheus::Error> {
         let registry = Registry::new();
-        let latency_buckets = vec![
-            0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-            30.0, 60.0,
-        ];
-        let requests = IntCounterVec::new(
-            Opts::new(
+        let metrics = Metrics {
+            requests: counter_vec(
+                &registry,
                 "s3_proxy_requests_total",
                 "Requests by method and status class",
-            ),
-            &["method", "status"],
-        )?;
-        let refusals = IntCounterVec::new(
-            Opts::new(
+                &["method", "status"],
+            )?,
+            refusals: counter_vec(
+                &registry,
                 "s3_proxy_refusals_total",
                 "Refused or failed requests by S3 error code",
-            ),
-            &["code"],
-        )?;
-        let bytes_received = IntCounter::new(
-            "s3_proxy_received_bytes_total",
-            "Request body bytes received from clients",
-        )?;
-        let bytes_forwarded = IntCounter::new(
-            "s3_proxy_forwarded_bytes_total",
-            "Request body bytes forwarded to the backend",
-        )?;
-        let bytes_sent = IntCounter::new(
-            "s3_proxy_sent_bytes_total",
-            "Response body bytes sent to clients",
-        )?;
-        let request_duration = HistogramVec::new(
-            HistogramOpts::new("s3_proxy_request_duration_seconds", "Whole-request latency")
-                .buckets(latency_buckets.clone()),
-            &["method"],
-        )?;
-        let upstream_duration = HistogramVec::new(
-            HistogramOpts::new(
-                "s3_proxy_upstream_duration_seconds",
-                "From choosing the backend to its response header",
-            )
-            .buckets(latency_buckets),
-            &["method"],
-        )?;
-        let verification_duration = HistogramVec::new(
-            HistogramOpts::new(
-                "s3_proxy_verification_duration_seconds",
-                "Time to verify a request's head",
-            )
-            .buckets(vec![
-                1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 1e-3, 1e-2,
-            ]),
-            &["result"],
-        )?;
-        let in_flight = IntGauge::new("s3_proxy_in_flight_requests", "Requests being served")?;
-        let secrets_reloads = IntCounterVec::new(
-            Opts::new(
+                &["code"],
+            )?,
+            bytes_received: counter(
+                &registry,
+                "s3_proxy_received_bytes_total",
+                "Request body bytes received from clients",
+            )?,
+            bytes_forwarded: counter(
+                &registry,
+                "s3_proxy_forwarded_bytes_total",
+                "Request body bytes forwarded to the backend",
+            )?,
+            bytes_sent: counter(
+                &registry,
+                "s3_proxy_sent_bytes_total",
+                "Response body bytes sent to clients",
+            )?,
+            request_duration: histogram_vec(
+                &registry,
+                HistogramOpts::new("s3_proxy_request_duration_seconds", "Whole-request latency")
+                    .buckets(LATENCY_BUCKETS.to_vec()),
+                &["method"],
+            )?,
+            upstream_duration: histogram_vec(
+                &registry,
+                HistogramOpts::new(
+                    "s3_proxy_upstream_duration_seconds",
+                    "From choosing the backend to its response header",
+                )
+                .buckets(LATENCY_BUCKETS.to_vec()),
+                &["method"],
+            )?,
+            verification_duration: histogram_vec(
+                &registry,
+                HistogramOpts::new(
+                    "s3_proxy_verification_duration_seconds",
+                    "Time to verify a request's head",
+                )
+                .buckets(VERIFICATION_BUCKETS.to_vec()),
+                &["result"],
+            )?,
+            in_flight: gauge(
+                &registry,
+                "s3_proxy_in_flight_requests",
+                "Requests being served",
+            )?,
+            secrets_reloads: counter_vec(
+                &registry,
                 "s3_proxy_secrets_reloads_total",
                 "Reloads of the secrets file by outcome",
-            ),
-            &["outcome"],
-        )?;
-        let signing_key_cache = IntCounterVec::new(
-            Opts::new(
+                &["outcome"],
+            )?,
+            signing_key_cache: counter_vec(
+                &registry,
                 "s3_proxy_signing_key_cache_total",
                 "Signing-key cache lookups by outcome",
-            ),
-            &["outcome"],
-        )?;
-        registry.register(Box::new(requests.clone()))?;
-        registry.register(Box::new(refusals.clone()))?;
-        registry.register(Box::new(bytes_received.clone()))?;
-        registry.register(Box::new(bytes_forwarded.clone()))?;
-        registry.register(Box::new(bytes_sent.clone()))?;
-        registry.register(Box::new(request_duration.clone()))?;
-        registry.register(Box::new(upstream_duration.clone()))?;
-        registry.register(Box::new(verification_duration.clone()))?;
-        registry.register(Box::new(in_flight.clone()))?;
-        registry.register(Box::new(secrets_reloads.clone()))?;
-        registry.register(Box::new(signing_key_cache.clone()))?;
+                &["outcome"],
+            )?,
+            registry,
+        };
         // Series that exist from the start, so dashboards see zeros rather than gaps.
         for outcome in ["ok", "failed"] {
-            secrets_reloads.with_label_values(&[outcome]);
+            metrics.secrets_reloads.with_label_values(&[outcome]);
         }
         for outcome in ["hit", "miss"] {
-            signing_key_cache.with_label_values(&[outcome]);
+            metrics.signing_key_cache.with_label_values(&[outcome]);
         }
-        Ok(Metrics {
-            registry,
-            requests,
-            refusals,
-            bytes_received,
-            bytes_forwarded,
-            bytes_sent,
-            request_duration,
-            upstream_duration,
-            verification_duration,
-            in_flight,
-            secrets_reloads,
-            signing_key_cache,
-        })
+        Ok(metrics)
     }
 
     /// Count a refusal by its S3 code.
@@ -194,6 +174,56 @@ impl Metrics {
         }
         out
     }
+}
+
+/// Buckets (seconds) of the whole-request and upstream latency histograms.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+    60.0,
+];
+
+/// Buckets (seconds) of the verification histogram: a request's head is verified in
+/// microseconds.
+const VERIFICATION_BUCKETS: &[f64] = &[
+    1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 1e-3, 1e-2,
+];
+
+/// Add a metric to the registry and hand it back.
+fn register<M: Collector + Clone + 'static>(
+    registry: &Registry,
+    metric: M,
+) -> Result<M, prometheus::Error> {
+    registry.register(Box::new(metric.clone()))?;
+    Ok(metric)
+}
+
+/// A registered counter without labels.
+fn counter(registry: &Registry, name: &str, help: &str) -> Result<IntCounter, prometheus::Error> {
+    register(registry, IntCounter::new(name, help)?)
+}
+
+/// A registered gauge without labels.
+fn gauge(registry: &Registry, name: &str, help: &str) -> Result<IntGauge, prometheus::Error> {
+    register(registry, IntGauge::new(name, help)?)
+}
+
+/// A registered family of counters with the given labels.
+fn counter_vec(
+    registry: &Registry,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+) -> Result<IntCounterVec, prometheus::Error> {
+    register(registry, IntCounterVec::new(Opts::new(name, help), labels)?)
+}
+
+/// A registered family of histograms with the given labels.
+fn histogram_vec(
+    registry: &Registry,
+    opts: HistogramOpts,
+    labels: &[&str],
+) -> Result<HistogramVec, prometheus::Error> {
+    register(registry, HistogramVec::new(opts, labels)?)
 }
 
 /// Raise a counter to a monotonic total kept elsewhere.
