@@ -1,6 +1,6 @@
-//! The other side of verification, for the people who build pages and links: presigned URLs
-//! (`s3-auth-proxy presign`) and ready HTML upload forms with a signed POST policy
-//! (`s3-auth-proxy post-form`). Pure: the caller brings the signing key and the time.
+//! The signer: the other side of verification, for the people who build pages and links. It
+//! signs presigned URLs (`s3-auth-proxy presign`) and ready HTML upload forms with a signed POST
+//! policy (`s3-auth-proxy post-form`). Pure: the caller brings the signing key and the time.
 
 use std::time::Duration;
 
