@@ -8,7 +8,8 @@ use std::time::{Duration, SystemTime};
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use http::{HeaderMap, HeaderValue};
-use s3_auth_proxy::auth::sigv4::{self, AuthSettings, RequestParts};
+use s3_auth_proxy::auth::sigv4;
+use s3_auth_proxy::auth::{AuthSettings, RequestParts};
 use s3_auth_proxy::credentials::CredentialStore;
 
 const SECRETS: &str = r#"

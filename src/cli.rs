@@ -137,7 +137,7 @@ fn signing_now(
     key_id: &str,
     region: Option<String>,
 ) -> Result<SigningNow, String> {
-    use s3_auth_proxy::auth::sigv4::SigningKeys;
+    use s3_auth_proxy::auth::SigningKeys;
     let store = s3_auth_proxy::credentials::CredentialStore::load(config.auth.secrets_file.clone())
         .map_err(|e| format!("auth.secrets_file: {e}"))?;
     let region = region.unwrap_or_else(|| config.auth.settings.regions[0].clone());

@@ -30,7 +30,7 @@ use toml::Spanned;
 use zeroize::Zeroize;
 
 use crate::auth::sigv4::signing::{derive_signing_key, SigningKey};
-use crate::auth::sigv4::SigningKeys;
+use crate::auth::SigningKeys;
 
 /// Largest secrets file read. Tens of thousands of credentials fit; anything bigger is not a
 /// secrets file, and reading it whole every poll would cost memory for nothing.

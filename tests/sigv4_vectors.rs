@@ -21,9 +21,9 @@ use s3_auth_proxy::auth::sigv4::canonical::{
 };
 use s3_auth_proxy::auth::sigv4::signing::{derive_signing_key, signature_hex, string_to_sign};
 use s3_auth_proxy::auth::sigv4::{
-    authorization, presign, verify, AuthKind, AuthSettings, Authorized, PayloadMode, RequestParts,
-    SignedHeaders, SigningKey, SigningKeys,
+    authorization, presign, verify, AuthKind, Authorized, PayloadMode, SignedHeaders, SigningKey,
 };
+use s3_auth_proxy::auth::{AuthSettings, RequestParts, SigningKeys};
 use s3_auth_proxy::error::{S3Error, S3ErrorCode};
 use sha2::{Digest, Sha256};
 

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::auth::sigv4::AuthSettings;
+use crate::auth::AuthSettings;
 use raw::RawConfig;
 
 pub use units::{parse_duration, parse_size_text};

@@ -18,7 +18,7 @@ use super::{
     DEFAULT_POST_MAX_PARTS, DEFAULT_POST_MAX_PREFIX, DEFAULT_SECRETS_POLL_INTERVAL,
     DEFAULT_SHUTDOWN_GRACE, MAX_PRESIGN_EXPIRY,
 };
-use crate::auth::sigv4::AuthSettings;
+use crate::auth::AuthSettings;
 
 /// Largest value accepted for the POST size limits (they are held in memory per request).
 const MAX_POST_PREFIX_LIMIT: u64 = 64 * 1024 * 1024;

@@ -33,7 +33,8 @@ use super::FormPrefix;
 use crate::auth::sigv4::credential::{check_scope, Credential};
 use crate::auth::sigv4::date::{unix_seconds_of, utc_unix_seconds, RequestDate};
 use crate::auth::sigv4::signing::{signature_hex, signature_is_valid, ALGORITHM};
-use crate::auth::sigv4::{AuthKind, AuthSettings, SigningKey, SigningKeys};
+use crate::auth::sigv4::{AuthKind, SigningKey};
+use crate::auth::{AuthSettings, SigningKeys};
 use crate::error::{S3Error, S3ErrorCode};
 
 /// The field carrying the base64 policy document.

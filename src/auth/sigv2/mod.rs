@@ -19,7 +19,7 @@ use sha1::Sha1;
 use subtle::ConstantTimeEq;
 
 use crate::auth::sigv4::date::unix_seconds_of;
-use crate::auth::sigv4::{AuthSettings, RequestParts};
+use crate::auth::{AuthSettings, RequestParts};
 use crate::error::{S3Error, S3ErrorCode};
 
 /// The scheme word of a SigV2 `Authorization` header, with its space.

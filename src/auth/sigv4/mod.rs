@@ -27,7 +27,7 @@ pub use content_sha256::PayloadMode;
 pub use credential::CredentialScope;
 pub use signing::SigningKey;
 
-pub use super::{AuthSettings, RequestParts, SigningKeys};
+use super::{AuthSettings, RequestParts, SigningKeys};
 
 /// How the request was authenticated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
