@@ -30,7 +30,7 @@ use toml::Spanned;
 use zeroize::Zeroize;
 
 use crate::auth::sigv4::signing::{derive_signing_key, SigningKey};
-use crate::auth::SigningKeys;
+use crate::auth::{Action, Scopes, SigningKeys};
 
 /// Largest secrets file read. Tens of thousands of credentials fit; anything bigger is not a
 /// secrets file, and reading it whole every poll would cost memory for nothing.
@@ -65,27 +65,6 @@ impl fmt::Debug for SecretKey {
 impl Drop for SecretKey {
     fn drop(&mut self) {
         self.0.zeroize();
-    }
-}
-
-/// What a request does to the store, for `allow` scopes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Action {
-    /// `GET`, `HEAD`: `read:` scopes.
-    Read,
-    /// `PUT`, `POST`, `DELETE`: `write:` scopes.
-    Write,
-}
-
-impl Action {
-    /// The action of an HTTP method; `None` for methods the proxy does not forward (`OPTIONS`,
-    /// `PATCH`, …). Methods are case-sensitive (RFC 9110 §9.1).
-    pub fn for_method(method: &str) -> Option<Action> {
-        match method {
-            "GET" | "HEAD" => Some(Action::Read),
-            "PUT" | "POST" | "DELETE" => Some(Action::Write),
-            _ => None,
-        }
     }
 }
 
@@ -550,6 +529,12 @@ impl CredentialStore {
     }
 }
 
+impl Scopes for CredentialStore {
+    fn is_allowed(&self, access_key: &str, action: Action, bucket: &str, key: &str) -> bool {
+        CredentialStore::is_allowed(self, access_key, action, bucket, key)
+    }
+}
+
 impl SigningKeys for CredentialStore {
     fn signing_key(
         &self,
@@ -736,18 +721,6 @@ allow = ["read:logs/day-?.txt", "write:exact/key.bin"]
         assert_eq!(format!("{secret:?}"), "SecretKey(<redacted>)");
         let set = CredentialSet::parse(EXAMPLE, "x").expect("parses");
         assert!(!format!("{set:?}").contains("EXAMPLEKEY"));
-    }
-
-    #[test]
-    fn actions_of_methods() {
-        assert_eq!(Action::for_method("GET"), Some(Action::Read));
-        assert_eq!(Action::for_method("HEAD"), Some(Action::Read));
-        for method in ["PUT", "POST", "DELETE"] {
-            assert_eq!(Action::for_method(method), Some(Action::Write));
-        }
-        for method in ["OPTIONS", "PATCH", "get", "PROPFIND", ""] {
-            assert_eq!(Action::for_method(method), None, "{method}");
-        }
     }
 
     #[test]

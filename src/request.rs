@@ -9,8 +9,7 @@ use std::borrow::Cow;
 use http::header;
 use percent_encoding::percent_decode_str;
 
-use crate::auth::RequestParts;
-use crate::credentials::Action;
+use crate::auth::{Action, RequestParts};
 use crate::error::{S3Error, S3ErrorCode};
 
 /// Query parameters that carry presigned-URL authentication: never forwarded upstream.

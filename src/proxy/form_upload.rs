@@ -28,10 +28,10 @@ use pingora::protocols::http::v1::client::HttpSession as UpstreamSession;
 use pingora::proxy::Session;
 
 use super::ctx::{Reply, RequestCtx};
-use crate::auth::{self, Schemes};
+use crate::auth::{self, Action, Schemes};
 use crate::backend::{object_path, Backend, UpstreamLength};
 use crate::config::Limits;
-use crate::credentials::{Action, CredentialStore};
+use crate::credentials::CredentialStore;
 use crate::error::{xml_escape_into, S3Error, S3ErrorCode};
 use crate::post::multipart::{boundary_from_content_type, MultipartLimits, MultipartReader};
 use crate::post::policy::{SuccessAction, VerifiedForm};

@@ -81,7 +81,7 @@ impl AuthProxy {
         ctx.identity.verified(&verified, &request.target);
         let target = &request.target;
         auth::authorize(
-            &self.credentials,
+            self.credentials.as_ref(),
             &verified.access_key,
             request.action()?,
             &target.bucket,
