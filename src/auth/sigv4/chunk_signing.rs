@@ -90,12 +90,10 @@ impl ChunkSigner {
         data_sha256: &[u8; 32],
         claimed: &str,
     ) -> Result<(), String> {
-        let string_to_sign = self.chunk_string_to_sign(previous_signature, data_sha256);
-        if signing::signature_is_valid(&self.signing_key, &string_to_sign, claimed) {
-            Ok(())
-        } else {
-            Err(string_to_sign)
-        }
+        self.check(
+            self.chunk_string_to_sign(previous_signature, data_sha256),
+            claimed,
+        )
     }
 
     /// The string to sign of the trailers:
@@ -142,6 +140,11 @@ impl ChunkSigner {
     ) -> Result<(), String> {
         let string_to_sign =
             self.trailer_string_to_sign(previous_signature, canonical_trailers_sha256);
+        self.check(string_to_sign, claimed)
+    }
+
+    /// `Ok` when `claimed` signs `string_to_sign` under this key, else the string to sign.
+    fn check(&self, string_to_sign: String, claimed: &str) -> Result<(), String> {
         if signing::signature_is_valid(&self.signing_key, &string_to_sign, claimed) {
             Ok(())
         } else {
