@@ -73,8 +73,15 @@ use sha2::{Digest as _, Sha256};
 use super::checksum::{ChecksumAlgorithm, Checksummer};
 use super::BodyVerifier;
 pub use crate::auth::sigv4::chunk_signing::ChunkSigner;
-use crate::auth::sigv4::{Authorized, PayloadMode};
 use crate::error::{S3Error, S3ErrorCode};
+
+mod fuzz;
+mod mode;
+mod trailer;
+
+pub use fuzz::fuzz_one;
+pub use mode::{parse_trailer_header, ChunkedExpectations, ChunkedMode};
+use trailer::ReceivedTrailer;
 
 /// Longest size line accepted, from the first hex digit to the CR (exclusive). A signed line is
 /// at most 16 hex digits + `;chunk-signature=` + 64 hex digits = 97 bytes; the rest is slack for
@@ -109,85 +116,6 @@ const CHUNK_SIGNATURE_EXTENSION: &[u8] = b"chunk-signature=";
 
 /// The trailer carrying the signature of the other trailers.
 pub const TRAILER_SIGNATURE_NAME: &str = "x-amz-trailer-signature";
-
-// ---------------------------------------------------------------------------------------------
-// What the request head promised
-// ---------------------------------------------------------------------------------------------
-
-/// The aws-chunked framing of an upload, from its `x-amz-content-sha256`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ChunkedMode {
-    /// `STREAMING-AWS4-HMAC-SHA256-PAYLOAD`: every chunk signed, no trailers.
-    Signed(ChunkSigner),
-    /// `STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER`: every chunk signed, then signed trailers.
-    SignedWithTrailer(ChunkSigner),
-    /// `STREAMING-UNSIGNED-PAYLOAD-TRAILER`: unsigned chunks, then (checksum) trailers.
-    UnsignedWithTrailer,
-}
-
-impl ChunkedMode {
-    /// The mode of a verified request; `None` when its payload is not aws-chunked with an HMAC
-    /// signature (plain payloads, and SigV4A streaming, which is not implemented).
-    pub fn from_authorized(authorized: &Authorized) -> Option<ChunkedMode> {
-        match authorized.payload {
-            PayloadMode::StreamingSigned => Some(ChunkedMode::Signed(
-                ChunkSigner::from_authorized(authorized),
-            )),
-            PayloadMode::StreamingSignedTrailer => Some(ChunkedMode::SignedWithTrailer(
-                ChunkSigner::from_authorized(authorized),
-            )),
-            PayloadMode::StreamingUnsignedTrailer => Some(ChunkedMode::UnsignedWithTrailer),
-            PayloadMode::Unsigned | PayloadMode::Sha256(_) | PayloadMode::StreamingEcdsa => None,
-        }
-    }
-
-    fn signer(&self) -> Option<&ChunkSigner> {
-        match self {
-            ChunkedMode::Signed(signer) | ChunkedMode::SignedWithTrailer(signer) => Some(signer),
-            ChunkedMode::UnsignedWithTrailer => None,
-        }
-    }
-}
-
-/// What the request head promised about an aws-chunked body.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChunkedExpectations {
-    /// The framing and, for signed modes, the signature chain.
-    pub mode: ChunkedMode,
-    /// `x-amz-decoded-content-length`: exactly this many payload bytes, never more released.
-    pub decoded_length: u64,
-    /// The trailers named in `x-amz-trailer` ([`parse_trailer_header`]); each must arrive once.
-    pub declared_trailers: Vec<ChecksumAlgorithm>,
-    /// `x-amz-checksum-*` sent as headers rather than trailers, decoded: checked too.
-    pub header_checksums: Vec<(ChecksumAlgorithm, Vec<u8>)>,
-    /// `limits.max_chunk_size`: largest signed chunk buffered for verification.
-    pub max_chunk_size: u64,
-    /// Compute the payload MD5 (the ETag a plain HTTP backend does not give).
-    pub compute_md5: bool,
-}
-
-/// Parse `x-amz-trailer`: a comma-separated list of trailer names, case-insensitive, each one of
-/// `x-amz-checksum-{crc32,crc32c,crc64nvme,sha1,sha256}`. Empty list elements are skipped
-/// (RFC 9110 §5.6.1); an unknown or repeated name is refused with `InvalidRequest` naming it.
-pub fn parse_trailer_header(value: &str) -> Result<Vec<ChecksumAlgorithm>, S3Error> {
-    let mut declared = Vec::new();
-    for name in value.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-        let algorithm = ChecksumAlgorithm::from_header_name(name).ok_or_else(|| {
-            S3Error::new(
-                S3ErrorCode::InvalidRequest,
-                format!("The trailer {name} named in x-amz-trailer is not supported."),
-            )
-        })?;
-        if declared.contains(&algorithm) {
-            return Err(S3Error::new(
-                S3ErrorCode::InvalidRequest,
-                format!("The trailer {name} is named twice in x-amz-trailer."),
-            ));
-        }
-        declared.push(algorithm);
-    }
-    Ok(declared)
-}
 
 // ---------------------------------------------------------------------------------------------
 // The state machine
@@ -251,16 +179,6 @@ struct Counters {
     trailer_section_len: usize,
     /// Trailer lines so far.
     trailer_count: usize,
-}
-
-/// One trailer as received.
-#[derive(Debug, Clone)]
-struct ReceivedTrailer {
-    algorithm: ChecksumAlgorithm,
-    /// The trimmed value as sent (for the canonical trailers).
-    value: String,
-    /// The decoded digest.
-    digest: Vec<u8>,
 }
 
 /// The running digests of the decoded payload, each present only when it will be used.
@@ -856,63 +774,6 @@ impl AwsChunkedVerifier {
         Ok(1)
     }
 
-    /// One `name:value` trailer line: well-formed, declared, not repeated, decodable.
-    fn add_trailer(&mut self, line: &[u8]) -> Result<(), S3Error> {
-        self.counts.trailer_count += 1;
-        if self.counts.trailer_count > MAX_TRAILERS {
-            return Err(self.trailer_error(format_args!("more than {MAX_TRAILERS} trailers")));
-        }
-        let Some(colon) = line.iter().position(|&b| b == b':') else {
-            return Err(self.trailer_error("a trailer line has no ':'"));
-        };
-        let (name, value) = (&line[..colon], line[colon + 1..].trim_ascii());
-        if name.is_empty() || !name.iter().all(|&b| is_token_byte(b)) {
-            return Err(self.trailer_error("a trailer name is not a valid field name"));
-        }
-        if !value
-            .iter()
-            .all(|b| b.is_ascii_graphic() || *b == b' ' || *b == b'\t')
-        {
-            return Err(self.trailer_error("a trailer value holds a control or non-ASCII byte"));
-        }
-        // Token bytes and visible ASCII: valid UTF-8.
-        let name = String::from_utf8_lossy(name).to_ascii_lowercase();
-        let value = String::from_utf8_lossy(value).into_owned();
-
-        if name == TRAILER_SIGNATURE_NAME {
-            if !matches!(self.expect.mode, ChunkedMode::SignedWithTrailer(_)) {
-                return Err(S3Error::new(
-                    S3ErrorCode::InvalidRequest,
-                    "The trailer x-amz-trailer-signature is only allowed with \
-                     STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER.",
-                ));
-            }
-            if self.trailer_signature.is_some() {
-                return Err(repeated_trailer(&name));
-            }
-            self.trailer_signature = Some(value);
-            return Ok(());
-        }
-        let algorithm = ChecksumAlgorithm::from_header_name(&name)
-            .filter(|algorithm| self.expect.declared_trailers.contains(algorithm))
-            .ok_or_else(|| {
-                S3Error::new(
-                    S3ErrorCode::InvalidRequest,
-                    format!("The trailer {name} was not declared in x-amz-trailer."),
-                )
-            })?;
-        if self.trailers.iter().any(|t| t.algorithm == algorithm) {
-            return Err(repeated_trailer(&name));
-        }
-        let digest = algorithm.decode_value(value.as_bytes())?;
-        self.trailers.push(ReceivedTrailer {
-            algorithm,
-            value,
-            digest,
-        });
-        Ok(())
-    }
-
     /// Everything that can only be checked at the end, in this order: the declared trailers all
     /// arrived, the trailer signature, each trailer checksum, each header checksum.
     fn check_end(&mut self) -> Result<BodyVerified, S3Error> {
@@ -945,67 +806,7 @@ impl AwsChunkedVerifier {
         }
         Ok(BodyVerified(()))
     }
-
-    /// The `x-amz-trailer-signature` over the canonical trailers, chained to the final chunk.
-    /// Required when a trailer is declared (see the module docs for the other case).
-    fn check_trailer_signature(&self, signer: &ChunkSigner) -> Result<(), S3Error> {
-        let Some(claimed) = &self.trailer_signature else {
-            if self.expect.declared_trailers.is_empty() {
-                return Ok(());
-            }
-            return Err(S3Error::new(
-                S3ErrorCode::InvalidRequest,
-                "The trailer x-amz-trailer-signature is missing.",
-            ));
-        };
-        let mut sorted: Vec<&ReceivedTrailer> = self.trailers.iter().collect();
-        sorted.sort_by_key(|t| t.algorithm.header_name());
-        let wire_order: Vec<&ReceivedTrailer> = self.trailers.iter().collect();
-        let mut first_string_to_sign = None;
-        for order in [sorted, wire_order] {
-            let canonical_sha256: [u8; 32] = Sha256::digest(canonical_trailers(&order)).into();
-            match signer.check_trailer(&self.previous_signature, &canonical_sha256, claimed) {
-                Ok(()) => return Ok(()),
-                Err(string_to_sign) => {
-                    first_string_to_sign.get_or_insert(string_to_sign);
-                }
-            }
-        }
-        Err(S3Error {
-            code: S3ErrorCode::SignatureDoesNotMatch,
-            message: "The trailer signature (x-amz-trailer-signature) does not match the \
-                      signature we calculated. Check your key and signing method."
-                .into(),
-            string_to_sign: first_string_to_sign,
-            canonical_request: None,
-        })
-    }
 }
-
-/// `name:value\n` for each trailer, in the given order.
-fn canonical_trailers(trailers: &[&ReceivedTrailer]) -> String {
-    let mut out = String::new();
-    for trailer in trailers {
-        out.push_str(trailer.algorithm.header_name());
-        out.push(':');
-        out.push_str(&trailer.value);
-        out.push('\n');
-    }
-    out
-}
-
-fn repeated_trailer(name: &str) -> S3Error {
-    S3Error::new(
-        S3ErrorCode::InvalidRequest,
-        format!("The trailer {name} is sent more than once."),
-    )
-}
-
-/// `tchar` of RFC 9110 §5.6.2.
-fn is_token_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-}
-
 /// A byte for an error message: the character if printable, else its hex value.
 fn describe_byte(b: u8) -> String {
     if b.is_ascii_graphic() {
@@ -1067,84 +868,6 @@ impl BodyVerifier for AwsChunkedVerifier {
                 "The aws-chunked body ended before its final zero-length chunk.",
             ))),
         }
-    }
-}
-
-/// The fuzz target's entry point (`fuzz/fuzz_targets/aws_chunked.rs`), also swept by a plain
-/// test: decode `data` as a verifier configuration plus a body, feed the body in pieces, then
-/// finish. Never panics on any input; it panics only if the verifier breaks a promise (released
-/// more than the decoded length, or the last byte before `finish`).
-///
-/// Layout of `data`: byte 0 chooses the mode (`% 3`: signed, signed with trailer, unsigned),
-/// bit 2 `compute_md5`, bits 3..=7 the declared trailers (one bit per algorithm, ignored for
-/// the signed mode); byte 1 the decoded length; byte 2 `max_chunk_size`; byte 3 seeds the split
-/// sizes (0: one piece); the rest is the body. The signer is the S3 documentation's example
-/// credential scope with a fixed key, so a corpus can hold correctly signed bodies.
-pub fn fuzz_one(data: &[u8]) {
-    let [config, decoded_length, max_chunk_size, split_seed, body @ ..] = data else {
-        return;
-    };
-    let signer = ChunkSigner::new(
-        crate::auth::sigv4::SigningKey::from_bytes([0x5a; 32]),
-        "20130524T000000Z",
-        "20130524/us-east-1/s3/aws4_request",
-        "4f232c4386841ef735655705268965c44a0e4690baa4adea153f7db9fa80a0a9",
-    );
-    let mode = match config % 3 {
-        0 => ChunkedMode::Signed(signer),
-        1 => ChunkedMode::SignedWithTrailer(signer),
-        _ => ChunkedMode::UnsignedWithTrailer,
-    };
-    let declared_trailers = match mode {
-        ChunkedMode::Signed(_) => Vec::new(),
-        _ => ChecksumAlgorithm::ALL
-            .into_iter()
-            .enumerate()
-            .filter(|(bit, _)| config & (0x08 << bit) != 0)
-            .map(|(_, algorithm)| algorithm)
-            .collect(),
-    };
-    let expect = ChunkedExpectations {
-        mode,
-        decoded_length: u64::from(*decoded_length),
-        declared_trailers,
-        header_checksums: Vec::new(),
-        max_chunk_size: u64::from(*max_chunk_size),
-        compute_md5: config & 0x04 != 0,
-    };
-    let Ok(mut verifier) = AwsChunkedVerifier::new(expect) else {
-        return;
-    };
-    let limit = usize::from(*decoded_length);
-    let mut released = 0usize;
-    let mut state = u64::from(*split_seed);
-    let mut rest = body;
-    while !rest.is_empty() {
-        let take = if state == 0 {
-            rest.len()
-        } else {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            1 + (state % 40) as usize
-        };
-        let (piece, after) = rest.split_at(take.min(rest.len()));
-        rest = after;
-        match verifier.feed(Bytes::copy_from_slice(piece)) {
-            Ok(out) => released += out.len(),
-            Err(_) => break,
-        }
-        assert!(
-            released < limit || released == 0,
-            "released the last byte before finish"
-        );
-    }
-    if let Ok(out) = verifier.finish() {
-        released += out.len();
-        assert_eq!(
-            released, limit,
-            "a verified body is exactly the decoded length"
-        );
     }
 }
 
