@@ -8,6 +8,7 @@
 
 pub mod checksum;
 pub mod chunked;
+pub(crate) mod holdback;
 pub mod payload;
 
 use bytes::Bytes;

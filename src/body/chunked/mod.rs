@@ -65,12 +65,12 @@
 
 use std::mem;
 
-use crate::body::join;
 use bytes::{Bytes, BytesMut};
 use md5::Md5;
 use sha2::{Digest as _, Sha256};
 
 use super::checksum::{ChecksumAlgorithm, Checksummer};
+use super::holdback::{AllChecksPassed, HoldBack};
 use super::BodyVerifier;
 pub use crate::auth::sigv4::chunk_signing::ChunkSigner;
 use crate::error::{S3Error, S3ErrorCode};
@@ -130,6 +130,8 @@ struct ChunkSignatureValid(());
 /// and the held-back tail is released only in exchange for it.
 #[derive(Debug)]
 struct BodyVerified(());
+
+impl AllChecksPassed for BodyVerified {}
 
 /// Where the decoder is, named for what must come next.
 #[derive(Debug)]
@@ -226,7 +228,8 @@ impl PayloadDigests {
     }
 }
 
-/// Verified payload on its way out.
+/// Verified payload on its way out: signed chunk data staged here until its proof, then handed
+/// to the shared [`HoldBack`].
 ///
 /// Signed modes stage chunk data contiguously in `staging`; `staging[..verified]` passed its
 /// chunk signature. A feed releases all verified bytes but the last [`HELD_BACK_SIGNED_BYTES`]
@@ -237,15 +240,15 @@ impl PayloadDigests {
 /// the middle of that feed and more chunks were verified after it: at most once per
 /// [`MIN_STAGING_CAPACITY`] bytes with small chunks.)
 ///
-/// Unsigned mode releases slices of the input and holds back the most recent one; the slices
-/// of one feed are joined (their only copy) when a feed spans several chunks.
+/// Unsigned mode releases slices of the input and holds back the most recent one
+/// ([`HoldBack::hold_piece`]); the slices of one feed are joined (their only copy) when a feed
+/// spans several chunks.
 #[derive(Debug, Default)]
 struct Outbox {
     staging: BytesMut,
     verified: usize,
-    held: Bytes,
-    /// Pieces released by the current feed, in order.
-    ready: Vec<Bytes>,
+    /// Pieces released by the current feed, and the unsigned mode's held-back slice.
+    holdback: HoldBack,
 }
 
 impl Outbox {
@@ -275,40 +278,34 @@ impl Outbox {
         self.verified = self.staging.len();
     }
 
-    /// Move the verified staged bytes, but the held-back ones, to `ready`.
+    /// Release the verified staged bytes, but the held-back ones.
     fn release_verified(&mut self) {
         if self.verified > HELD_BACK_SIGNED_BYTES {
             let releasable = self.verified - HELD_BACK_SIGNED_BYTES;
-            self.ready.push(self.staging.split_to(releasable).freeze());
+            self.holdback
+                .release(self.staging.split_to(releasable).freeze());
             self.verified = HELD_BACK_SIGNED_BYTES;
         }
     }
 
     /// Unsigned data: hold this piece back, release the one held before.
     fn pass_unsigned(&mut self, piece: Bytes) {
-        if piece.is_empty() {
-            return;
-        }
-        let previous = mem::replace(&mut self.held, piece);
-        if !previous.is_empty() {
-            self.ready.push(previous);
-        }
+        self.holdback.hold_piece(piece);
     }
 
     /// What the current feed releases: one piece as it is, several joined.
     fn take_released(&mut self) -> Bytes {
         self.release_verified();
-        join(&mut self.ready)
+        self.holdback.take_released()
     }
 
     /// The held-back tail, once the whole body is verified.
-    fn release_rest(&mut self, _proof: BodyVerified) -> Bytes {
+    fn release_rest(&mut self, proof: BodyVerified) -> Bytes {
         self.release_verified();
         let staged = self.staging.split_to(self.verified).freeze();
         self.verified = 0;
-        self.ready.push(staged);
-        self.ready.push(mem::take(&mut self.held));
-        join(&mut self.ready)
+        self.holdback.release(staged);
+        self.holdback.release_all(proof)
     }
 }
 
