@@ -58,7 +58,7 @@
 
 use std::mem;
 
-use crate::body::join;
+use crate::body::holdback::{AllChecksPassed, HoldBack};
 use bytes::Bytes;
 
 use super::{FilePart, FormField, FormPrefix};
@@ -92,6 +92,10 @@ const MALFORMED: &str = "The body of your POST request is not well-formed multip
 
 /// S3's message for `MaxPostPreDataLengthExceededError`; the reader appends which limit.
 const PREFIX_TOO_LARGE: &str = "Your POST request fields preceding the upload file were too large";
+
+/// File bytes held back until the closing delimiter: the backend discards a body one byte
+/// short of its `Content-Length` (see the module docs).
+const HELD_BACK_FILE_BYTES: usize = 1;
 
 /// Caps on what precedes the file, each with its config key (set by the caller from
 /// proxy.toml). They bound the memory one request can hold before any policy check ran.
@@ -256,6 +260,8 @@ fn unique_parameter(
 #[derive(Debug)]
 struct FormComplete(());
 
+impl AllChecksPassed for FormComplete {}
+
 /// Where the reader is, named for what must come next.
 #[derive(Debug)]
 enum Next {
@@ -314,41 +320,6 @@ struct Disposition {
     filename: Option<String>,
 }
 
-/// File bytes on their way out: all but the last byte seen are released at the end of each
-/// feed; the last one waits for [`FormComplete`].
-#[derive(Debug, Default)]
-struct Outbox {
-    /// Pieces released by the current feed, in order.
-    ready: Vec<Bytes>,
-    /// The last file byte seen.
-    held: Option<u8>,
-}
-
-impl Outbox {
-    fn pass(&mut self, data: Bytes) {
-        let Some((&last, _)) = data.split_last() else {
-            return;
-        };
-        if let Some(previous) = self.held.replace(last) {
-            self.ready.push(Bytes::copy_from_slice(&[previous]));
-        }
-        self.ready.push(data.slice(..data.len() - 1));
-    }
-
-    /// What the current feed releases: one piece as it is, several joined.
-    fn take_released(&mut self) -> Bytes {
-        join(&mut self.ready)
-    }
-
-    /// The held-back byte, once the form is known to be complete.
-    fn release_rest(&mut self, _proof: FormComplete) -> Bytes {
-        if let Some(last) = self.held.take() {
-            self.ready.push(Bytes::copy_from_slice(&[last]));
-        }
-        join(&mut self.ready)
-    }
-}
-
 /// Reads one `multipart/form-data` body; see the module docs.
 #[derive(Debug)]
 pub struct MultipartReader {
@@ -364,7 +335,8 @@ pub struct MultipartReader {
     value: Vec<u8>,
     fields: Vec<FormField>,
     prefix: Option<FormPrefix>,
-    outbox: Outbox,
+    /// File bytes released by the current feed, and the file's last byte seen, held back.
+    outbox: HoldBack,
 }
 
 impl MultipartReader {
@@ -384,7 +356,7 @@ impl MultipartReader {
             value: Vec::new(),
             fields: Vec::new(),
             prefix: None,
-            outbox: Outbox::default(),
+            outbox: HoldBack::default(),
         };
         // The CRLF the body is searched as if it began with (see `Next::Preamble`).
         reader.search.carry.extend_from_slice(b"\r\n");
@@ -424,7 +396,7 @@ impl MultipartReader {
     /// the file. After success, later calls return nothing.
     pub fn finish(&mut self) -> Result<Bytes, S3Error> {
         match mem::replace(&mut self.next, Next::Released) {
-            Next::AfterCloseCr(proof) | Next::End(proof) => Ok(self.outbox.release_rest(proof)),
+            Next::AfterCloseCr(proof) | Next::End(proof) => Ok(self.outbox.release_all(proof)),
             Next::Released => Ok(Bytes::new()),
             Next::Failed(err) => Err(self.fail(err)),
             Next::AfterCloseLf(_) => Err(self.fail(malformed("a CR without LF after the close"))),
@@ -457,7 +429,7 @@ impl MultipartReader {
 
     /// Record a failure: nothing held back may ever be released.
     fn fail(&mut self, err: S3Error) -> S3Error {
-        self.outbox = Outbox::default();
+        self.outbox = HoldBack::default();
         self.search.carry.clear();
         self.line = Vec::new();
         self.value = Vec::new();
@@ -722,7 +694,7 @@ impl MultipartReader {
         for data in scanned.data {
             // Saturating: a u64 of bytes is never reached; the caller's size cap comes first.
             self.counts.file_len = self.counts.file_len.saturating_add(data.len() as u64);
-            self.outbox.pass(data);
+            self.outbox.hold_tail(data, HELD_BACK_FILE_BYTES);
         }
         match scanned.found {
             true => (Next::DelimiterEnd, scanned.used),
