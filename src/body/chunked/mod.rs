@@ -866,6 +866,14 @@ impl BodyVerifier for AwsChunkedVerifier {
             ))),
         }
     }
+
+    fn reset(&mut self) {
+        AwsChunkedVerifier::reset(self);
+    }
+
+    fn md5_hex(&self) -> Option<String> {
+        AwsChunkedVerifier::md5_hex(self)
+    }
 }
 
 #[cfg(test)]
