@@ -8,6 +8,7 @@
 
 pub mod checksum;
 pub mod chunked;
+pub(crate) mod holdback;
 pub mod payload;
 pub mod plan;
 
@@ -23,6 +24,14 @@ pub trait BodyVerifier: Send + Sync {
 
     /// The client's body has ended. Returns the held-back remainder if every check passed.
     fn finish(&mut self) -> Result<Bytes, S3Error>;
+
+    /// Back to the state before the first `feed`, same expectations: a retried upstream request
+    /// replays the body from its first byte, so the proxy resets before each attempt.
+    fn reset(&mut self);
+
+    /// Lower-case hex MD5 of the payload (the ETag a plain HTTP backend does not give), after a
+    /// successful `finish`, when the expectations asked for it.
+    fn md5_hex(&self) -> Option<String>;
 }
 
 /// Join pieces into one `Bytes`; without copying when there is only one non-empty piece.
@@ -136,5 +145,54 @@ pub(crate) mod test_driver {
             .collect();
         cuts.sort_unstable();
         (body, cuts)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+
+    use super::chunked::{AwsChunkedVerifier, ChunkedExpectations, ChunkedMode};
+    use super::payload::{PayloadExpectations, PayloadVerifier};
+    use super::BodyVerifier;
+
+    /// RFC 1321's MD5 of "abc".
+    const ABC_MD5: &str = "900150983cd24fb0d6963f7d28e17f72";
+
+    /// The proxy resets and reads the ETag through the trait, whichever verifier it holds.
+    #[test]
+    fn reset_and_md5_hex_through_the_trait() {
+        let payload = PayloadVerifier::new(PayloadExpectations {
+            declared_length: Some(3),
+            compute_md5: true,
+            ..PayloadExpectations::default()
+        });
+        let chunked = AwsChunkedVerifier::new(ChunkedExpectations {
+            mode: ChunkedMode::UnsignedWithTrailer,
+            decoded_length: 3,
+            declared_trailers: Vec::new(),
+            header_checksums: Vec::new(),
+            max_chunk_size: 1024,
+            compute_md5: true,
+        })
+        .expect("valid expectations");
+        let cases: [(Box<dyn BodyVerifier>, &[u8]); 2] = [
+            (Box::new(payload), b"abc"),
+            (Box::new(chunked), b"3\r\nabc\r\n0\r\n\r\n"),
+        ];
+        for (mut verifier, body) in cases {
+            for _attempt in 0..2 {
+                let mut released = verifier
+                    .feed(Bytes::from_static(body))
+                    .expect("valid")
+                    .to_vec();
+                assert_eq!(verifier.md5_hex(), None, "not before finish");
+                released.extend_from_slice(&verifier.finish().expect("valid"));
+                assert_eq!(released, b"abc");
+                assert_eq!(verifier.md5_hex().as_deref(), Some(ABC_MD5));
+                verifier.reset();
+                assert_eq!(verifier.md5_hex(), None, "reset forgets the MD5");
+            }
+        }
     }
 }

@@ -357,6 +357,14 @@ impl BodyVerifier for PayloadVerifier {
             Err(err) => Err(self.fail(err)),
         }
     }
+
+    fn reset(&mut self) {
+        PayloadVerifier::reset(self);
+    }
+
+    fn md5_hex(&self) -> Option<String> {
+        PayloadVerifier::md5_hex(self)
+    }
 }
 
 #[cfg(test)]
