@@ -27,26 +27,10 @@ pub enum BodyCheck {
 
 impl BodyCheck {
     /// The verifier, to feed and finish.
-    pub fn verifier(&mut self) -> &mut dyn BodyVerifier {
+    fn verifier(&mut self) -> &mut dyn BodyVerifier {
         match self {
             BodyCheck::Whole(v) => v,
             BodyCheck::Chunked(v) => v,
-        }
-    }
-
-    /// Start over: a retried upstream attempt replays the body from its first byte.
-    pub fn reset(&mut self) {
-        match self {
-            BodyCheck::Whole(v) => v.reset(),
-            BodyCheck::Chunked(v) => v.reset(),
-        }
-    }
-
-    /// Hex MD5 of the payload once finished, if it was asked for.
-    pub fn md5_hex(&self) -> Option<String> {
-        match self {
-            BodyCheck::Whole(v) => v.md5_hex(),
-            BodyCheck::Chunked(v) => v.md5_hex(),
         }
     }
 
@@ -59,6 +43,27 @@ impl BodyCheck {
         }
         let tail = verifier.finish()?;
         Ok(super::join(&mut vec![released, tail]))
+    }
+}
+
+impl BodyVerifier for BodyCheck {
+    fn feed(&mut self, input: Bytes) -> Result<Bytes, S3Error> {
+        self.verifier().feed(input)
+    }
+
+    fn finish(&mut self) -> Result<Bytes, S3Error> {
+        self.verifier().finish()
+    }
+
+    fn reset(&mut self) {
+        self.verifier().reset();
+    }
+
+    fn md5_hex(&self) -> Option<String> {
+        match self {
+            BodyCheck::Whole(v) => v.md5_hex(),
+            BodyCheck::Chunked(v) => v.md5_hex(),
+        }
     }
 }
 

@@ -9,6 +9,7 @@ use bytes::Bytes;
 
 use crate::auth::Verified;
 use crate::body::plan::{BodyCheck, BodyPlan};
+use crate::body::BodyVerifier;
 use crate::error::{S3Error, S3ErrorCode};
 use crate::ops::InFlight;
 use crate::request::Target;
@@ -107,7 +108,7 @@ impl BodyState {
             self.verify_first = decoded_length == Some(0);
             self.check = Some(check);
         } else {
-            check.verifier().finish()?;
+            check.finish()?;
             self.md5 = check.md5_hex();
         }
         Ok(())

@@ -33,6 +33,7 @@ pub use ctx::RequestCtx;
 use crate::auth::{self, Schemes, Verified};
 use crate::backend::{AnswerMapping, Backend};
 use crate::body::plan::{self, PlanOptions};
+use crate::body::BodyVerifier;
 use crate::config::Config;
 use crate::cors::Preflight;
 use crate::credentials::CredentialStore;
@@ -159,9 +160,9 @@ impl AuthProxy {
                     "The aws-chunked body of an empty upload is too long.",
                 ));
             }
-            check.verifier().feed(piece)?;
+            check.feed(piece)?;
         }
-        check.verifier().finish()?;
+        check.finish()?;
         check.reset();
         Ok(())
     }

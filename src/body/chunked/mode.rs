@@ -3,7 +3,6 @@
 //! `x-amz-trailer`, checksums sent as headers, the chunk size limit).
 
 use super::ChunkSigner;
-use crate::auth::sigv4::{Authorized, PayloadMode};
 use crate::body::checksum::ChecksumAlgorithm;
 use crate::error::{S3Error, S3ErrorCode};
 
@@ -19,21 +18,6 @@ pub enum ChunkedMode {
 }
 
 impl ChunkedMode {
-    /// The mode of a verified request; `None` when its payload is not aws-chunked with an HMAC
-    /// signature (plain payloads, and SigV4A streaming, which is not implemented).
-    pub fn from_authorized(authorized: &Authorized) -> Option<ChunkedMode> {
-        match authorized.payload {
-            PayloadMode::StreamingSigned => Some(ChunkedMode::Signed(
-                ChunkSigner::from_authorized(authorized),
-            )),
-            PayloadMode::StreamingSignedTrailer => Some(ChunkedMode::SignedWithTrailer(
-                ChunkSigner::from_authorized(authorized),
-            )),
-            PayloadMode::StreamingUnsignedTrailer => Some(ChunkedMode::UnsignedWithTrailer),
-            PayloadMode::Unsigned | PayloadMode::Sha256(_) | PayloadMode::StreamingEcdsa => None,
-        }
-    }
-
     pub(super) fn signer(&self) -> Option<&ChunkSigner> {
         match self {
             ChunkedMode::Signed(signer) | ChunkedMode::SignedWithTrailer(signer) => Some(signer),
