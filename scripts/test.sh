@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The one command that runs every test (and what CI runs, through .ci/run).
 #
-#   scripts/test.sh                      # cargo test --all-targets, deploy tests, short fuzz run
+#   scripts/test.sh                      # layout check, cargo test --all-targets, deploy tests, short fuzz run
 #   scripts/test.sh --test attacks       # any other cargo test arguments instead
 #
 # First makes sure the tests' real parts are present, installing what is missing when run as root
@@ -90,6 +90,8 @@ if [ $# -gt 0 ]; then
     exec cargo test "$@"
 fi
 status=0
+# The layout the README promises: no import circle, no fn over 100 lines, no file over 900.
+python3 scripts/check-layout.py || status=1
 cargo test --all-targets --no-fail-fast || status=1
 
 # The deploy files, run for real: image, compose stack, Kubernetes pod (podman), manifests.
