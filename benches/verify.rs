@@ -2,6 +2,9 @@
 //! (target: at most 3 µs). The request is the Amazon S3 documentation's "GET Object" example
 //! (sig-v4-header-based-auth), so it is valid by an outside authority, not by our own signer.
 //!
+//! `authenticate_…` measures the same request through `auth::authenticate`, the proxy's entry
+//! point (the SigV2/SigV4 choice first).
+//!
 //! Run: `cargo bench --bench verify`
 
 use std::time::{Duration, SystemTime};
@@ -9,7 +12,7 @@ use std::time::{Duration, SystemTime};
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use http::{HeaderMap, HeaderValue};
 use s3_auth_proxy::auth::sigv4;
-use s3_auth_proxy::auth::{AuthSettings, RequestParts};
+use s3_auth_proxy::auth::{self, AuthSettings, RequestParts, Schemes};
 use s3_auth_proxy::credentials::CredentialStore;
 
 const SECRETS: &str = r#"
@@ -65,6 +68,16 @@ fn bench_verify(c: &mut Criterion) {
 
     c.bench_function("verify_header_signed_get_warm_cache", |b| {
         b.iter(|| sigv4::verify(black_box(&parts), &store, &settings, black_box(now)).is_ok())
+    });
+    // The proxy's own entry point: the SigV2/SigV4 choice, then the same verification.
+    let schemes = Schemes {
+        settings: &settings,
+        sigv2: true,
+    };
+    c.bench_function("authenticate_header_signed_get_warm_cache", |b| {
+        b.iter(|| {
+            auth::authenticate(black_box(&parts), None, &store, schemes, black_box(now)).is_ok()
+        })
     });
 }
 
