@@ -50,7 +50,7 @@ pub trait SigningKeys {
     ) -> Option<SigningKey>;
 }
 
-/// What [`verify`] needs from the configuration.
+/// What the verifiers ([`sigv4::verify`], [`sigv2::verify`]) need from the configuration.
 #[derive(Debug, Clone)]
 pub struct AuthSettings {
     /// Regions a credential scope may name (`auth.region`).

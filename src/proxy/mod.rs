@@ -2,7 +2,7 @@
 //! `body::plan`, `backend`) and acts on their answer. Nothing clever happens here; see
 //! `../shared/PINGORA-NOTES.md` for why the body path is shaped as it is.
 //!
-//! Request path: `request_filter` (CORS, browser forms, else [`AuthProxy::admit`]: read the
+//! Request path: `request_filter` (CORS, browser forms, else `AuthProxy::admit`: read the
 //! request, authenticate, authorize, the backend's rules, the body plan; answer errors itself) →
 //! `upstream_peer` → `upstream_request_filter` (the backend's head; reset the body check per
 //! attempt) → `request_body_filter` (stream through the verifier, holding back the tail) →

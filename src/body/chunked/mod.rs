@@ -11,8 +11,8 @@
 //! STREAMING-UNSIGNED-PAYLOAD-TRAILER          <hex size>\r\n<data>\r\n … 0\r\n<name>:<value>\r\n … \r\n
 //! ```
 //!
-//! The decoder follows hyper's HTTP/1 chunked decoder: the state ([`Next`]) is named for what the
-//! next byte must be, one small function per state, every counter in [`Counters`], checked
+//! The decoder follows hyper's HTTP/1 chunked decoder: the state (`Next`) is named for what the
+//! next byte must be, one small function per state, every counter in `Counters`, checked
 //! arithmetic and a named limit for every resource. Chunk data is processed in bulk (one slice
 //! per state step), never byte by byte.
 //!

@@ -11,9 +11,9 @@
 //! CRLF --boundary-- [CRLF]
 //! ```
 //!
-//! The reader follows hyper's HTTP/1 chunked decoder: the state ([`Next`]) is named for what
+//! The reader follows hyper's HTTP/1 chunked decoder: the state (`Next`) is named for what
 //! must come next, one small function per state returns the next state, every counter lives in
-//! [`Counters`] with checked arithmetic, and every resource has a named limit. Data (preamble,
+//! `Counters` with checked arithmetic, and every resource has a named limit. Data (preamble,
 //! field values, file) is searched for the delimiter `CRLF--boundary` in bulk with
 //! `memchr::memmem`, never byte by byte.
 //!
