@@ -186,6 +186,16 @@ impl Backend {
         Ok(head)
     }
 
+    /// Headers of the backend's answers that must not reach clients: a plain store names its
+    /// software (`Server: nginx/…`), which says nothing about the object.
+    pub fn hidden_answer_headers(&self) -> &'static [http::HeaderName] {
+        if self.is_plain_store() {
+            &[header::SERVER]
+        } else {
+            &[]
+        }
+    }
+
     /// What the answer of `status` to a `method` request becomes.
     pub fn map_answer(&self, method: &http::Method, status: u16) -> AnswerMapping {
         if !self.is_plain_store() {
@@ -196,6 +206,13 @@ impl Backend {
             AnswerMapping::PutStored
         } else if method == http::Method::DELETE && status == 404 {
             AnswerMapping::DeletedMissing
+        } else if matches!(status, 301 | 302 | 303 | 307 | 308) {
+            // A store redirects a "folder" to its slash form, naming its own address: S3 has no
+            // folders, so the key does not exist (304 Not Modified is an answer, not a redirect).
+            AnswerMapping::Error(S3Error::new(
+                S3ErrorCode::NoSuchKey,
+                "The specified key does not exist.",
+            ))
         } else if status >= 400 {
             AnswerMapping::Error(status_error(status))
         } else {
@@ -334,6 +351,18 @@ mod tests {
             http.map_answer(&http::Method::GET, 200),
             AnswerMapping::Unchanged
         );
+        for status in [301, 302, 303, 307, 308] {
+            match http.map_answer(&http::Method::GET, status) {
+                AnswerMapping::Error(err) => assert_eq!(err.code, S3ErrorCode::NoSuchKey),
+                other => panic!("{status}: {other:?}"),
+            }
+        }
+        assert_eq!(
+            http.map_answer(&http::Method::GET, 304),
+            AnswerMapping::Unchanged
+        );
+        assert_eq!(http.hidden_answer_headers(), &[header::SERVER]);
+        assert!(backend(UpstreamKind::S3).hidden_answer_headers().is_empty());
         let s3 = backend(UpstreamKind::S3);
         assert_eq!(
             s3.map_answer(&http::Method::GET, 404),

@@ -812,3 +812,45 @@ fn curl_over_http2_with_a_wrong_declared_body_hash_is_refused_and_nothing_stored
     );
     nginx.assert_nothing_stored();
 }
+
+/// nginx answers a GET of a "folder" with a 301 naming its own address and port, and names itself
+/// in `Server`: neither reaches the client; S3 has no folders, so the key does not exist.
+#[test]
+fn a_folder_on_the_plain_store_is_no_such_key_and_the_backend_stays_hidden() {
+    let (nginx, proxy) = nginx_and_proxy_with(ProxyOptions::default());
+    nginx.put_file("bucket/dir/inner.txt", b"inside");
+    let backend_port = nginx.addr().port().to_string();
+
+    for method in ["GET", "HEAD"] {
+        let mut request = proxy.request(method, "/bucket/dir");
+        Signer::default().sign(&mut request, Payload::Hashed);
+        let response = proxy.send(&request);
+        assert_eq!(
+            response.status,
+            404,
+            "{method} of a folder: {}",
+            response.text()
+        );
+        if method == "GET" {
+            response.assert_s3_error(404, "NoSuchKey");
+        }
+        assert_eq!(
+            response.header("location"),
+            None,
+            "{method}: Location passed"
+        );
+        assert_eq!(response.header("server"), None, "{method}: Server passed");
+        assert!(
+            !response.text().contains(&backend_port),
+            "{method}: backend port in body"
+        );
+    }
+
+    // The neighbour that must keep working: the object inside, still served, still anonymous.
+    let mut get = proxy.request("GET", "/bucket/dir/inner.txt");
+    Signer::default().sign(&mut get, Payload::Hashed);
+    let response = proxy.send(&get);
+    response.assert_success();
+    assert_eq!(response.body, b"inside");
+    assert_eq!(response.header("server"), None, "Server passed on a 200");
+}

@@ -407,6 +407,9 @@ impl ProxyHttp for AuthProxy {
                 .with_label_values(&[method_label(method)])
                 .observe(started.elapsed().as_secs_f64());
         }
+        for name in self.backend.hidden_answer_headers() {
+            resp.remove_header(name);
+        }
         match self.backend.map_answer(method, resp.status.as_u16()) {
             AnswerMapping::Unchanged => {}
             AnswerMapping::PutStored => {
@@ -535,6 +538,8 @@ fn replace_with_error(
     resp.set_status(err.code.http_status())?;
     resp.insert_header(header::CONTENT_TYPE, "application/xml")?;
     resp.remove_header(&header::TRANSFER_ENCODING);
+    // A redirect's target is the backend's own address: never the client's business.
+    resp.remove_header(&header::LOCATION);
     if method == http::Method::HEAD {
         resp.remove_header(&header::CONTENT_LENGTH);
         reply.replacement_body = Some(Bytes::new());
