@@ -142,6 +142,7 @@ impl Backend {
             strip_aws_chunked_framing(upstream, decoded_length)?;
         }
         upstream.insert_header(header::HOST, self.upstream.address.as_str())?;
+        remove_other_spellings(upstream, &self.identity_header);
         upstream.insert_header(self.identity_header.clone(), access_key)?;
         Ok(())
     }
@@ -238,6 +239,34 @@ pub fn object_path(bucket: &str, key: &str) -> String {
         utf8_percent_encode(bucket, PATH_KEEP),
         utf8_percent_encode(key, PATH_KEEP)
     )
+}
+
+/// Remove every header a backend could read as `identity` though spelled otherwise: CGI, WSGI
+/// and many frameworks map `x_forwarded_user` and `x-forwarded-user` to the same name, so a
+/// client-sent underscore spelling would stand beside (or before) the one the proxy sets.
+fn remove_other_spellings(upstream: &mut RequestHeader, identity: &str) {
+    let same = |name: &str| {
+        name.len() == identity.len()
+            && name.bytes().zip(identity.bytes()).all(|(a, b)| {
+                let fold = |c: u8| {
+                    if c == b'_' {
+                        b'-'
+                    } else {
+                        c.to_ascii_lowercase()
+                    }
+                };
+                fold(a) == fold(b)
+            })
+    };
+    let spellings: Vec<http::HeaderName> = upstream
+        .headers
+        .keys()
+        .filter(|name| same(name.as_str()))
+        .cloned()
+        .collect();
+    for name in spellings {
+        upstream.remove_header(&name);
+    }
 }
 
 /// The backend gets an aws-chunked upload's plain payload: its exact length, no aws-chunked
@@ -386,6 +415,9 @@ mod tests {
             ("x-amz-decoded-content-length", "5"),
             ("x-amz-trailer", "x-amz-checksum-crc32"),
             ("x-forwarded-user", "someone-else"),
+            ("x_forwarded_user", "admin"),
+            ("X_Forwarded-USER", "admin"),
+            ("x-forwarded-users", "kept"),
         ] {
             head.insert_header(name, value).unwrap();
         }
@@ -415,6 +447,18 @@ mod tests {
             Some("UNSIGNED-PAYLOAD")
         );
         assert_eq!(h("x-forwarded-user").as_deref(), Some("AKID"));
+        assert_eq!(head.headers.get_all("x-forwarded-user").iter().count(), 1);
+        assert_eq!(
+            h("x_forwarded_user"),
+            None,
+            "an underscore spelling of the identity"
+        );
+        assert_eq!(
+            h("x_forwarded-user"),
+            None,
+            "a mixed spelling of the identity"
+        );
+        assert_eq!(h("x-forwarded-users").as_deref(), Some("kept"));
     }
 
     #[test]

@@ -701,6 +701,24 @@ fn a_client_supplied_identity_header_is_replaced() {
     assert_eq!(seen[0].forwarded_user, ACCESS_KEY, "{:#?}", seen[0]);
 }
 
+/// The test nginx takes headers with underscores (`underscores_in_headers on`), as CGI/WSGI-style
+/// backends do, and reads `x_forwarded_user` as `$http_x_forwarded_user`: a client-sent
+/// underscore spelling must not reach it beside the identity the proxy sets.
+#[test]
+fn an_underscore_spelling_of_the_identity_header_never_reaches_the_backend() {
+    let (nginx, proxy) = nginx_and_proxy_with(ProxyOptions::default());
+    let mut put = proxy
+        .request("PUT", "/bucket/who")
+        .header("x_forwarded_user", "admin")
+        .body(b"me".to_vec());
+    Signer::default().sign(&mut put, Payload::Hashed);
+
+    proxy.send(&put).assert_success();
+
+    let seen = nginx.wait_for_upstream_requests(1);
+    assert_eq!(seen[0].forwarded_user, ACCESS_KEY, "{:#?}", seen[0]);
+}
+
 // ---------------------------------------------------------------------------------------------
 // curl (--aws-sigv4), over HTTP/2.
 // ---------------------------------------------------------------------------------------------

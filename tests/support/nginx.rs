@@ -305,6 +305,9 @@ http {{
         '"x_amz_content_sha256":"$http_x_amz_content_sha256","content_type":"$content_type",'
         '"meta_owner":"$http_x_amz_meta_owner","request_length":"$request_length"}}';
     access_log {p}/logs/access.log upstream;
+    # Take header names with underscores, as CGI/WSGI-style backends do (nginx drops them by
+    # default): `x_forwarded_user` then reads as `$http_x_forwarded_user`, the identity.
+    underscores_in_headers on;
     # Outside the root: a partial body buffered here must never look like a stored object.
     client_body_temp_path {p}/client_body_temp;
     proxy_temp_path {p}/proxy_temp;
