@@ -159,12 +159,7 @@ impl Backend {
     ) -> Result<RequestHeader, S3Error> {
         let path = object_path(bucket, key);
         let mut head = RequestHeader::build("PUT", path.as_bytes(), Some(8 + headers.len()))
-            .map_err(|_| {
-                S3Error::new(
-                    S3ErrorCode::InternalError,
-                    "We encountered an internal error. Please try again.",
-                )
-            })?;
+            .map_err(|_| S3Error::internal())?;
         let mut set = |name: &str, value: &str| -> Result<(), S3Error> {
             head.insert_header(name.to_string(), value)
                 .map(|_| ())

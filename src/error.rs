@@ -171,6 +171,30 @@ impl S3Error {
         }
     }
 
+    /// The client's body ended or broke before it was complete.
+    pub fn incomplete_body() -> Self {
+        S3Error::new(
+            S3ErrorCode::IncompleteBody,
+            "The request body could not be read completely.",
+        )
+    }
+
+    /// The backend could not be reached, or failed while answering.
+    pub fn backend_failed() -> Self {
+        S3Error::new(
+            S3ErrorCode::BadGateway,
+            "The storage backend could not be reached or failed.",
+        )
+    }
+
+    /// The proxy's own failure (never the client's input).
+    pub fn internal() -> Self {
+        S3Error::new(
+            S3ErrorCode::InternalError,
+            "We encountered an internal error. Please try again.",
+        )
+    }
+
     /// A signature mismatch carrying the strings the client can compare with its own.
     pub fn signature_mismatch(string_to_sign: String, canonical_request: String) -> Self {
         S3Error {

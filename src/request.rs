@@ -96,13 +96,12 @@ impl<'a> S3Request<'a> {
         headers: &'a http::HeaderMap,
         suffixes: &[String],
     ) -> Result<S3Request<'a>, S3Error> {
-        let raw = std::str::from_utf8(raw_target).map_err(|_| {
+        let (raw_path, raw_query) = split_target(raw_target).ok_or_else(|| {
             S3Error::new(
                 S3ErrorCode::InvalidArgument,
                 "The request target is not valid UTF-8.",
             )
         })?;
-        let (raw_path, raw_query) = raw.split_once('?').unwrap_or((raw, ""));
         let headers = with_host_from_authority(headers, authority);
         let host = host_of(&headers);
         let target = Target::resolve(raw_path, raw_query, host, suffixes);
@@ -139,6 +138,29 @@ impl<'a> S3Request<'a> {
             )
         })
     }
+}
+
+/// Where a request points, before anything about it is verified (CORS rules, recognising a form
+/// upload): like [`S3Request::parse`] without copying the headers; `None` when the request
+/// target is not UTF-8.
+pub fn target_of(
+    raw_target: &[u8],
+    authority: Option<&str>,
+    headers: &http::HeaderMap,
+    suffixes: &[String],
+) -> Option<Target> {
+    let (raw_path, raw_query) = split_target(raw_target)?;
+    let host = match host_of(headers) {
+        "" => authority.unwrap_or(""),
+        host => host,
+    };
+    Some(Target::resolve(raw_path, raw_query, host, suffixes))
+}
+
+/// Path and query of a request target (`None` when it is not UTF-8).
+fn split_target(raw_target: &[u8]) -> Option<(&str, &str)> {
+    let raw = std::str::from_utf8(raw_target).ok()?;
+    Some(raw.split_once('?').unwrap_or((raw, "")))
 }
 
 /// On HTTP/2 the signed `host` is `:authority`: a copy of the headers with it, only then.
@@ -280,5 +302,26 @@ mod tests {
     #[test]
     fn ipv6_host_port_is_not_a_virtual_host() {
         assert_eq!(virtual_host_bucket("[::1]:8080", &["1]".to_string()]), None);
+    }
+
+    #[test]
+    fn target_of_reads_host_then_authority_and_refuses_non_utf8() {
+        let sfx = vec!["s3.example.test".to_string()];
+        let mut headers = http::HeaderMap::new();
+        // HTTP/2: no Host, the authority names the virtual host.
+        let t = target_of(b"/k?x=1", Some("bkt.s3.example.test"), &headers, &sfx).unwrap();
+        assert_eq!((t.bucket.as_str(), t.key.as_str()), ("bkt", "k"));
+        // A Host header wins.
+        headers.insert(
+            header::HOST,
+            http::HeaderValue::from_static("other.s3.example.test"),
+        );
+        let t = target_of(b"/k", Some("bkt.s3.example.test"), &headers, &sfx).unwrap();
+        assert_eq!(t.bucket, "other");
+        assert_eq!(target_of(b"/b/\xff", None, &headers, &sfx), None);
+        // The same target as the full parse.
+        let method = http::Method::GET;
+        let parsed = S3Request::parse(&method, b"/k", None, &headers, &sfx).unwrap();
+        assert_eq!(target_of(b"/k", None, &headers, &sfx), Some(parsed.target));
     }
 }

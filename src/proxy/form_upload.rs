@@ -88,7 +88,7 @@ impl FormUpload<'_> {
             session
                 .write_continue_response()
                 .await
-                .map_err(|_| incomplete())?;
+                .map_err(|_| S3Error::incomplete_body())?;
         }
         let mut reader = MultipartReader::new(
             &head.boundary,
@@ -190,12 +190,16 @@ impl FormUpload<'_> {
         form: &VerifiedForm,
         length: UpstreamLength,
     ) -> Result<UpstreamSession, S3Error> {
-        let peer = self.backend.peer().await.ok_or_else(backend_failed)?;
+        let peer = self
+            .backend
+            .peer()
+            .await
+            .ok_or_else(S3Error::backend_failed)?;
         let connector = Connector::new(None);
         let (mut upstream, _) = connector
             .get_http_session(&peer)
             .await
-            .map_err(|_| backend_failed())?;
+            .map_err(|_| S3Error::backend_failed())?;
         upstream.read_timeout = Some(self.backend.upstream.read_timeout);
         upstream.write_timeout = Some(self.backend.upstream.write_timeout);
         let head = self.backend.form_put_head(
@@ -208,7 +212,7 @@ impl FormUpload<'_> {
         upstream
             .write_request_header(Box::new(head))
             .await
-            .map_err(|_| backend_failed())?;
+            .map_err(|_| S3Error::backend_failed())?;
         Ok(upstream)
     }
 
@@ -266,7 +270,7 @@ impl FormUpload<'_> {
             }
             Ok::<(), Box<pingora::Error>>(())
         };
-        write.await.map_err(|_| incomplete())
+        write.await.map_err(|_| S3Error::incomplete_body())
     }
 
     /// The object's URL as the browser reached the proxy (scheme and Host of this request).
@@ -413,11 +417,14 @@ async fn read_rest(
 /// End the upstream body, read the backend's answer and close. Returns the backend's ETag;
 /// a non-2xx answer is an error.
 async fn finish_upstream(upstream: &mut UpstreamSession) -> Result<Option<String>, S3Error> {
-    upstream.finish_body().await.map_err(|_| backend_failed())?;
+    upstream
+        .finish_body()
+        .await
+        .map_err(|_| S3Error::backend_failed())?;
     upstream
         .read_response()
         .await
-        .map_err(|_| backend_failed())?;
+        .map_err(|_| S3Error::backend_failed())?;
     let status = upstream.get_status().map(|s| s.as_u16()).unwrap_or(502);
     let backend_etag = upstream
         .get_header(header::ETAG)
@@ -501,7 +508,10 @@ pub async fn drain_body(session: &mut Session) {
 
 /// The next piece of the form (`None` at its end).
 async fn read_piece(session: &mut Session) -> Result<Option<Bytes>, S3Error> {
-    session.read_request_body().await.map_err(|_| incomplete())
+    session
+        .read_request_body()
+        .await
+        .map_err(|_| S3Error::incomplete_body())
 }
 
 async fn write_upstream(upstream: &mut UpstreamSession, bytes: &[u8]) -> Result<(), S3Error> {
@@ -512,7 +522,7 @@ async fn write_upstream(upstream: &mut UpstreamSession, bytes: &[u8]) -> Result<
         .write_body(bytes)
         .await
         .map(|_| ())
-        .map_err(|_| backend_failed())
+        .map_err(|_| S3Error::backend_failed())
 }
 
 /// The file may not grow past the policy's maximum: checked on every piece, before release.
@@ -538,18 +548,4 @@ fn check_size(size: u64, min: u64, max: u64) -> Result<(), S3Error> {
         ));
     }
     Ok(())
-}
-
-fn incomplete() -> S3Error {
-    S3Error::new(
-        S3ErrorCode::IncompleteBody,
-        "The request body could not be read completely.",
-    )
-}
-
-fn backend_failed() -> S3Error {
-    S3Error::new(
-        S3ErrorCode::BadGateway,
-        "The storage backend could not be reached or failed.",
-    )
 }

@@ -39,7 +39,7 @@ use crate::cors::Preflight;
 use crate::credentials::CredentialStore;
 use crate::error::{S3Error, S3ErrorCode};
 use crate::ops::{method_label, Lifecycle, Metrics};
-use crate::request::{is_form_upload, S3Request, Target};
+use crate::request::{self, is_form_upload, S3Request, Target};
 use form_upload::FormUpload;
 
 /// Largest body read whole before contacting the backend (the framing and trailers of an empty
@@ -146,12 +146,10 @@ impl AuthProxy {
         session.enable_retry_buffering();
         let mut total = 0usize;
         loop {
-            let piece = session.read_request_body().await.map_err(|_| {
-                S3Error::new(
-                    S3ErrorCode::IncompleteBody,
-                    "The request body could not be read completely.",
-                )
-            })?;
+            let piece = session
+                .read_request_body()
+                .await
+                .map_err(|_| S3Error::incomplete_body())?;
             let Some(piece) = piece else { break };
             total += piece.len();
             if total > MAX_BODY_VERIFIED_FIRST {
@@ -229,7 +227,12 @@ impl AuthProxy {
     /// Bucket and key a request addresses, before any verification (for CORS rules and to
     /// recognise a form upload); `None` when the request target is not UTF-8.
     fn target_of(&self, req: &RequestHeader) -> Option<Target> {
-        self.read_request(req).ok().map(|r| r.target)
+        request::target_of(
+            req.raw_path(),
+            req.uri.authority().map(|a| a.as_str()),
+            &req.headers,
+            &self.config.auth.virtual_host_suffixes,
+        )
     }
 
     /// The target of a browser POST upload (`POST` of a multipart form to a bucket), if this
@@ -510,18 +513,9 @@ impl ProxyHttp for AuthProxy {
 /// The S3 error of a failure Pingora reports (no body error was kept).
 fn failure_error(e: &Error) -> S3Error {
     match e.esource() {
-        ErrorSource::Upstream => S3Error::new(
-            S3ErrorCode::BadGateway,
-            "The storage backend could not be reached or failed.",
-        ),
-        ErrorSource::Downstream => S3Error::new(
-            S3ErrorCode::IncompleteBody,
-            "The request body could not be read completely.",
-        ),
-        _ => S3Error::new(
-            S3ErrorCode::InternalError,
-            "We encountered an internal error. Please try again.",
-        ),
+        ErrorSource::Upstream => S3Error::backend_failed(),
+        ErrorSource::Downstream => S3Error::incomplete_body(),
+        _ => S3Error::internal(),
     }
 }
 
