@@ -9,22 +9,12 @@
 //!   (PUT → 200 with an MD5 ETag, DELETE of a missing key → 204, errors → S3 XML).
 
 use http::header;
-use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use pingora::http::RequestHeader;
 use pingora::upstreams::peer::HttpPeer;
 
 use crate::config::{Config, UpstreamConfig, UpstreamKind};
 use crate::error::{S3Error, S3ErrorCode};
-use crate::request::{has_dot_segments, Target};
-
-/// Characters kept as they are in an upstream path built from decoded names: RFC 3986
-/// unreserved and `/`.
-const PATH_KEEP: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~')
-    .remove(b'/');
+use crate::request::{upstream_path, S3Request, SourceObject, Target, OPERATION_MODIFIERS};
 
 /// The backend and the header that tells it who signed.
 #[derive(Debug, Clone)]
@@ -71,11 +61,13 @@ impl Backend {
         self.upstream.kind == UpstreamKind::Http
     }
 
-    /// Refuse what this kind of backend cannot do for a request (method, bucket and key).
-    pub fn check_request(&self, method: &http::Method, target: &Target) -> Result<(), S3Error> {
+    /// Refuse what this kind of backend cannot do for a request.
+    pub fn check_request(&self, request: &S3Request<'_>) -> Result<(), S3Error> {
         if !self.is_plain_store() {
             return Ok(());
         }
+        let target = &request.target;
+        let method = request.method;
         // A plain HTTP store has objects only: no listing, buckets, multipart or sub-resources.
         if target.bucket.is_empty() || target.key.is_empty() {
             return Err(S3Error::new(
@@ -83,22 +75,33 @@ impl Backend {
                 "This backend stores objects only: bucket-level requests are not supported.",
             ));
         }
-        self.check_object_key(&target.key)?;
         if !matches!(method.as_str(), "GET" | "HEAD" | "PUT" | "DELETE") {
             return Err(S3Error::new(
                 S3ErrorCode::NotImplemented,
                 format!("{method} on objects is not supported by this backend."),
             ));
         }
-        Ok(())
-    }
-
-    /// Refuse a key this backend would store elsewhere than named (see `has_dot_segments`).
-    pub fn check_object_key(&self, key: &str) -> Result<(), S3Error> {
-        if self.is_plain_store() && has_dot_segments(key) {
+        // It would ignore the operation and act on the object itself: a PUT ?tagging would
+        // overwrite the object with the tag document, a copy would store an empty file.
+        let operation = target.query.operation()?.or_else(|| {
+            OPERATION_MODIFIERS
+                .iter()
+                .copied()
+                .find(|name| target.query.has(name))
+        });
+        if let Some(name) = operation {
             return Err(S3Error::new(
-                S3ErrorCode::InvalidArgument,
-                "Keys with '.' or '..' path segments cannot be stored by this backend.",
+                S3ErrorCode::NotImplemented,
+                format!("?{name} is not supported by this backend."),
+            ));
+        }
+        if let Some(source) = request.sources.first() {
+            return Err(S3Error::new(
+                S3ErrorCode::NotImplemented,
+                format!(
+                    "{}: copying is not supported by this backend.",
+                    source.header
+                ),
             ));
         }
         Ok(())
@@ -125,24 +128,32 @@ impl Backend {
         Some(peer)
     }
 
-    /// Turn the client's head into the backend's: path-style target without auth parameters,
-    /// no `Authorization` or `Expect`, for aws-chunked uploads the plain payload's length and no
+    /// Turn the client's head into the backend's: the path-style target re-encoded from the
+    /// request model (auth parameters gone), source headers re-encoded the same way, no
+    /// `Authorization` or `Expect`, none of `upstream.strip_headers`, for aws-chunked uploads the plain payload's length and no
     /// framing headers, the backend's own `Host`, and the identity header.
     pub fn rewrite_head(
         &self,
         upstream: &mut RequestHeader,
         target: &Target,
+        sources: &[SourceObject],
         access_key: &str,
         decoded_length: Option<u64>,
     ) -> pingora::Result<()> {
-        upstream.set_raw_path(target.upstream_target.as_bytes())?;
+        upstream.set_raw_path(target.upstream_target().as_bytes())?;
+        for source in sources {
+            upstream.insert_header(source.header, source.encode())?;
+        }
         upstream.remove_header(&header::AUTHORIZATION);
         upstream.remove_header(&header::EXPECT);
         if let Some(decoded_length) = decoded_length {
             strip_aws_chunked_framing(upstream, decoded_length)?;
         }
         upstream.insert_header(header::HOST, self.upstream.address.as_str())?;
-        remove_other_spellings(upstream, &self.identity_header);
+        for name in &self.upstream.strip_headers {
+            remove_every_spelling(upstream, name);
+        }
+        remove_every_spelling(upstream, &self.identity_header);
         upstream.insert_header(self.identity_header.clone(), access_key)?;
         Ok(())
     }
@@ -157,7 +168,7 @@ impl Backend {
         headers: &[(String, String)],
         access_key: &str,
     ) -> Result<RequestHeader, S3Error> {
-        let path = object_path(bucket, key);
+        let path = upstream_path(bucket, key);
         let mut head = RequestHeader::build("PUT", path.as_bytes(), Some(8 + headers.len()))
             .map_err(|_| S3Error::internal())?;
         let mut set = |name: &str, value: &str| -> Result<(), S3Error> {
@@ -227,19 +238,10 @@ pub fn status_error(status: u16) -> S3Error {
     S3Error::new(code, message)
 }
 
-/// `/{bucket}/{key}` from decoded names, percent-encoded for a request target or a URL.
-pub fn object_path(bucket: &str, key: &str) -> String {
-    format!(
-        "/{}/{}",
-        utf8_percent_encode(bucket, PATH_KEEP),
-        utf8_percent_encode(key, PATH_KEEP)
-    )
-}
-
-/// Remove every header a backend could read as `identity` though spelled otherwise: CGI, WSGI
-/// and many frameworks map `x_forwarded_user` and `x-forwarded-user` to the same name, so a
-/// client-sent underscore spelling would stand beside (or before) the one the proxy sets.
-fn remove_other_spellings(upstream: &mut RequestHeader, identity: &str) {
+/// Remove every header a backend could read as `name`, however spelled: CGI, WSGI and many
+/// frameworks map `x_forwarded_user` and `x-forwarded-user` to the same name, so a client-sent
+/// underscore spelling would stand beside (or before) the one the proxy sets.
+fn remove_every_spelling(upstream: &mut RequestHeader, identity: &str) {
     let same = |name: &str| {
         name.len() == identity.len()
             && name.bytes().zip(identity.bytes()).all(|(a, b)| {
@@ -317,39 +319,63 @@ mod tests {
                 write_timeout: Duration::from_secs(60),
                 readiness_probe: false,
                 md5_etag: true,
+                strip_headers: vec!["x-real-ip".into()],
             },
             identity_header: "x-forwarded-user".into(),
         }
     }
 
-    fn target(path: &str) -> Target {
-        Target::resolve(path, "", "127.0.0.1:8080", &[])
+    /// The check of a request with `headers` (besides Host) in front of `backend`.
+    fn check(
+        backend: &Backend,
+        method: &str,
+        target: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<(), S3Error> {
+        let method = http::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut map = http::HeaderMap::new();
+        map.insert(
+            header::HOST,
+            http::HeaderValue::from_static("127.0.0.1:8080"),
+        );
+        for (name, value) in headers {
+            map.insert(
+                http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                http::HeaderValue::from_str(value).unwrap(),
+            );
+        }
+        let request = S3Request::parse(&method, target.as_bytes(), None, &map, &[])?;
+        backend.check_request(&request)
     }
 
     #[test]
-    fn a_plain_store_takes_object_requests_only() {
+    fn a_plain_store_takes_plain_object_requests_only() {
         let http = backend(UpstreamKind::Http);
-        assert!(http
-            .check_request(&http::Method::PUT, &target("/b/k"))
-            .is_ok());
-        for (method, path) in [
-            (http::Method::GET, "/"),
-            (http::Method::GET, "/b"),
-            (http::Method::GET, "/b/"),
-            (http::Method::POST, "/b/k"),
-        ] {
-            let err = http.check_request(&method, &target(path)).unwrap_err();
-            assert_eq!(err.code, S3ErrorCode::NotImplemented, "{method} {path}");
+        for method in ["GET", "HEAD", "PUT", "DELETE"] {
+            assert!(check(&http, method, "/bkt/k", &[]).is_ok(), "{method}");
         }
-        for path in ["/b/a/../k", "/b/a/%2E%2E/k", "/b/./k"] {
-            let err = http
-                .check_request(&http::Method::PUT, &target(path))
-                .unwrap_err();
-            assert_eq!(err.code, S3ErrorCode::InvalidArgument, "{path}");
+        assert!(check(&http, "GET", "/bkt/k", &[("x-id", "GetObject")]).is_ok());
+        assert!(check(&http, "GET", "/bkt/k?x-id=GetObject", &[]).is_ok());
+        for (method, target, headers) in [
+            ("GET", "/", &[][..]),
+            ("GET", "/bkt", &[]),
+            ("GET", "/bkt/", &[]),
+            ("POST", "/bkt/k", &[]),
+            // It would overwrite the object with the tag document, or ignore the version.
+            ("PUT", "/bkt/k?tagging", &[]),
+            ("GET", "/bkt/k?versionId=3", &[]),
+            ("PUT", "/bkt/k?partNumber=1&uploadId=u", &[]),
+            ("GET", "/bkt/k?attributes", &[]),
+            // It would store an empty file where the copy was asked for.
+            ("PUT", "/bkt/k", &[("x-amz-copy-source", "/bkt/src")]),
+        ] {
+            let err = check(&http, method, target, headers).unwrap_err();
+            assert_eq!(err.code, S3ErrorCode::NotImplemented, "{method} {target}");
         }
         let s3 = backend(UpstreamKind::S3);
-        assert!(s3.check_request(&http::Method::GET, &target("/")).is_ok());
-        assert!(s3.check_object_key("a/../k").is_ok());
+        assert!(check(&s3, "GET", "/", &[]).is_ok());
+        assert!(check(&s3, "PUT", "/bkt/k?tagging", &[]).is_ok());
+        assert!(check(&s3, "PUT", "/bkt/k", &[("x-amz-copy-source", "/bkt/src")]).is_ok());
         assert!(!s3.wants_md5_etag());
         assert!(http.wants_md5_etag());
     }
@@ -416,15 +442,25 @@ mod tests {
         ] {
             head.insert_header(name, value).unwrap();
         }
+        head.insert_header("x-amz-copy-source", "bkt/a%2Fb%20c")
+            .unwrap();
+        head.insert_header("X_Real_IP", "10.0.0.1").unwrap();
         let target = Target::resolve(
-            "/k",
-            "X-Amz-Signature=x",
+            "/k%2Fj",
+            "X-Amz-Signature=x&uploadId=a+b",
             "bkt.s3.example.test",
             &["s3.example.test".to_string()],
-        );
-        http.rewrite_head(&mut head, &target, "AKID", Some(5))
+        )
+        .unwrap();
+        let sources = vec![SourceObject {
+            header: "x-amz-copy-source",
+            bucket: "bkt".into(),
+            key: "a/b c".into(),
+            version_id: Some("v 1".into()),
+        }];
+        http.rewrite_head(&mut head, &target, &sources, "AKID", Some(5))
             .unwrap();
-        assert_eq!(head.raw_path(), b"/bkt/k");
+        assert_eq!(head.raw_path(), b"/bkt/k/j?uploadId=a%20b");
         let h = |name: &str| {
             head.headers
                 .get(name)
@@ -454,10 +490,10 @@ mod tests {
             "a mixed spelling of the identity"
         );
         assert_eq!(h("x-forwarded-users").as_deref(), Some("kept"));
-    }
-
-    #[test]
-    fn object_paths_keep_slashes_and_encode_the_rest() {
-        assert_eq!(object_path("b", "a b/c+d.jpg"), "/b/a%20b/c%2Bd.jpg");
+        assert_eq!(
+            h("x-amz-copy-source").as_deref(),
+            Some("/bkt/a/b%20c?versionId=v%201")
+        );
+        assert_eq!(h("x_real_ip"), None, "an operator-stripped header");
     }
 }

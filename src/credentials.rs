@@ -30,7 +30,7 @@ use toml::Spanned;
 use zeroize::Zeroize;
 
 use crate::auth::sigv4::signing::{derive_signing_key, SigningKey};
-use crate::auth::{Action, Scopes, SigningKeys};
+use crate::auth::{Action, Reach, Scopes, SigningKeys};
 
 /// Largest secrets file read. Tens of thousands of credentials fit; anything bigger is not a
 /// secrets file, and reading it whole every poll would cost memory for nothing.
@@ -128,6 +128,65 @@ impl ScopePattern {
                     backtrack = Some((p, t));
                 }
             }
+        }
+    }
+
+    /// The pattern positions reachable after reading `text` (index `len` = the end), each
+    /// `*` also standing for the empty string. An NFA run, O(pattern × text), for the questions
+    /// about every or some resource that starts with `text` (listings, bucket-level requests).
+    fn states_after(&self, text: &str) -> Vec<bool> {
+        let pattern = &self.pattern;
+        let n = pattern.len();
+        let close = |states: &mut Vec<bool>| {
+            // A star may match nothing: its state also stands after it (forward only).
+            for i in 0..n {
+                if states[i] && pattern[i] == '*' {
+                    states[i + 1] = true;
+                }
+            }
+        };
+        let mut states = vec![false; n + 1];
+        states[0] = true;
+        close(&mut states);
+        for c in text.chars() {
+            let mut next = vec![false; n + 1];
+            for i in (0..n).filter(|&i| states[i]) {
+                match pattern[i] {
+                    '*' => next[i] = true,
+                    '?' => next[i + 1] = true,
+                    expected if expected == c => next[i + 1] = true,
+                    _ => {}
+                }
+            }
+            close(&mut next);
+            if !next.contains(&true) {
+                return next;
+            }
+            states = next;
+        }
+        states
+    }
+
+    /// Whether every resource that starts with `prefix` (`prefix` itself included) matches:
+    /// exactly when, after `prefix`, a star is reachable with only stars after it. Such a
+    /// state takes any continuation; without one, either the empty continuation fails or
+    /// (only the end reachable) any longer one does.
+    pub fn matches_every_extension(&self, prefix: &str) -> bool {
+        let states = self.states_after(prefix);
+        (0..self.pattern.len()).any(|i| states[i] && self.pattern[i..].iter().all(|&c| c == '*'))
+    }
+
+    /// Whether at least one resource that starts with `prefix` matches.
+    pub fn matches_some_extension(&self, prefix: &str) -> bool {
+        self.states_after(prefix).contains(&true)
+    }
+
+    /// Whether the resources that `reach` names from `resource` match.
+    pub fn reaches(&self, resource: &str, reach: Reach) -> bool {
+        match reach {
+            Reach::Exactly => self.matches(resource),
+            Reach::EveryExtension => self.matches_every_extension(resource),
+            Reach::SomeExtension => self.matches_some_extension(resource),
         }
     }
 }
@@ -260,17 +319,25 @@ impl CredentialSet {
     /// Whether `access_key` may do `action` on `bucket/key` (`bucket/` for a bucket-level
     /// request). Unknown keys may do nothing.
     pub fn is_allowed(&self, access_key: &str, action: Action, bucket: &str, key: &str) -> bool {
+        self.grants(
+            access_key,
+            action,
+            &format!("{bucket}/{key}"),
+            Reach::Exactly,
+        )
+    }
+
+    /// Whether `access_key` may do `action` on the `bucket/key` resources `reach` names from
+    /// `resource`. Unknown keys may do nothing.
+    pub fn grants(&self, access_key: &str, action: Action, resource: &str, reach: Reach) -> bool {
         let Some(credential) = self.get(access_key) else {
             return false;
         };
         match &credential.allowed {
             Allowed::Everything => true,
-            Allowed::Only(grants) => {
-                let resource = format!("{bucket}/{key}");
-                grants
-                    .iter()
-                    .any(|grant| grant.action == action && grant.pattern.matches(&resource))
-            }
+            Allowed::Only(grants) => grants
+                .iter()
+                .any(|grant| grant.action == action && grant.pattern.reaches(resource, reach)),
         }
     }
 }
@@ -530,8 +597,10 @@ impl CredentialStore {
 }
 
 impl Scopes for CredentialStore {
-    fn is_allowed(&self, access_key: &str, action: Action, bucket: &str, key: &str) -> bool {
-        CredentialStore::is_allowed(self, access_key, action, bucket, key)
+    fn grants(&self, access_key: &str, action: Action, resource: &str, reach: Reach) -> bool {
+        self.current()
+            .set
+            .grants(access_key, action, resource, reach)
     }
 }
 
@@ -602,6 +671,35 @@ fn parse_bytes(bytes: &[u8], path: &Path) -> Result<CredentialSet, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pattern_covers_every_or_some_resource_under_a_prefix() {
+        let every = |p: &str, prefix: &str| ScopePattern::new(p).matches_every_extension(prefix);
+        let some = |p: &str, prefix: &str| ScopePattern::new(p).matches_some_extension(prefix);
+        // `bkt/*` covers any listing of bkt; `bkt/photos/*` only one inside photos/.
+        assert!(every("bkt/*", "bkt/"));
+        assert!(every("bkt/*", "bkt/anything"));
+        assert!(every("bkt/photos/*", "bkt/photos/"));
+        assert!(every("bkt/photos/*", "bkt/photos/2026/"));
+        assert!(!every("bkt/photos/*", "bkt/"));
+        assert!(!every("bkt/photos/*", "bkt/photo"));
+        assert!(!every("bkt/photos/*", "bkt/photos"), "the key 'photos' itself is outside");
+        assert!(every("*", ""));
+        assert!(every("*/*", "bkt/"));
+        assert!(!every("*/*", ""), "the resource '' has no slash");
+        assert!(every("bkt/*/public/*", "bkt/a/public/"));
+        assert!(!every("bkt/*/public/*", "bkt/a/"));
+        assert!(!every("bkt/?*", "bkt/"), "'?' needs one more character");
+        assert!(every("bkt/?*", "bkt/x"));
+        assert!(!every("bkt/exact.txt", "bkt/exact.txt"), "no star: one key only");
+        // Some resource under the prefix.
+        assert!(some("bkt/photos/*", "bkt/"));
+        assert!(some("bkt/exact.txt", "bkt/"));
+        assert!(some("*", "anything"));
+        assert!(!some("bkt/photos/*", "other/"));
+        assert!(!some("bkt/photos/*", "bkt/videos/"));
+        assert!(!some("bkt2/*", "bkt/"));
+    }
     use std::os::unix::fs::symlink;
 
     const EXAMPLE: &str = r#"

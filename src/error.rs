@@ -23,11 +23,15 @@ pub enum S3ErrorCode {
     InternalError,
     InvalidAccessKeyId,
     InvalidArgument,
+    InvalidBucketName,
     InvalidDigest,
     InvalidPolicyDocument,
     InvalidRange,
     InvalidRequest,
+    InvalidURI,
+    KeyTooLongError,
     MalformedPOSTRequest,
+    MalformedXML,
     /// The form fields before the file are larger than `limits.post_max_prefix` (S3's
     /// `MaxPostPreDataLengthExceededError`).
     MaxPostPreDataLengthExceeded,
@@ -64,11 +68,15 @@ impl S3ErrorCode {
             InternalError => "InternalError",
             InvalidAccessKeyId => "InvalidAccessKeyId",
             InvalidArgument => "InvalidArgument",
+            InvalidBucketName => "InvalidBucketName",
             InvalidDigest => "InvalidDigest",
             InvalidPolicyDocument => "InvalidPolicyDocument",
             InvalidRange => "InvalidRange",
             InvalidRequest => "InvalidRequest",
+            InvalidURI => "InvalidURI",
+            KeyTooLongError => "KeyTooLongError",
             MalformedPOSTRequest => "MalformedPOSTRequest",
+            MalformedXML => "MalformedXML",
             MaxPostPreDataLengthExceeded => "MaxPostPreDataLengthExceededError",
             MethodNotAllowed => "MethodNotAllowed",
             MissingContentLength => "MissingContentLength",
@@ -102,10 +110,14 @@ impl S3ErrorCode {
             | EntityTooSmall
             | IncompleteBody
             | InvalidArgument
+            | InvalidBucketName
             | InvalidDigest
             | InvalidPolicyDocument
             | InvalidRequest
+            | InvalidURI
+            | KeyTooLongError
             | MalformedPOSTRequest
+            | MalformedXML
             | MaxPostPreDataLengthExceeded
             | MissingSecurityHeader
             | XAmzContentSHA256Mismatch => 400,

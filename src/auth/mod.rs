@@ -17,7 +17,7 @@ pub mod sigv4;
 
 use std::time::{Duration, SystemTime};
 
-pub use authorize::{authorize, Action, Scopes};
+pub use authorize::{authorize, Action, Need, Reach, Scopes};
 
 use crate::error::{S3Error, S3ErrorCode};
 use sigv4::chunk_signing::ChunkSigner;

@@ -112,6 +112,9 @@ pub struct UpstreamConfig {
     /// `kind = "http"`: answer a PUT with `ETag` = MD5 of the payload, as S3 does (s3cmd,
     /// minio-py and the Java SDK v1 check it). Off: no ETag, and no MD5 on the upload path.
     pub md5_etag: bool,
+    /// Request headers never sent to the backend (lower-case), each also in every spelling a
+    /// backend could read as the same name (`x_real_ip` for `x-real-ip`).
+    pub strip_headers: Vec<String>,
 }
 
 /// `[auth]`, beyond what [`AuthSettings`] holds.

@@ -66,6 +66,8 @@ pub(super) struct RawUpstream {
     #[serde(default)]
     pub(super) readiness_probe: bool,
     pub(super) md5_etag: Option<bool>,
+    #[serde(default)]
+    pub(super) strip_headers: Vec<String>,
 }
 
 /// `[auth]`.

@@ -144,6 +144,7 @@ fn upstream(u: RawUpstream, p: &mut impl FnMut(String)) -> UpstreamConfig {
         ),
         readiness_probe: u.readiness_probe,
         md5_etag: u.md5_etag.unwrap_or(true),
+        strip_headers: strip_headers(u.strip_headers, p),
         write_timeout: duration(
             "upstream.write_timeout",
             u.write_timeout,
@@ -151,6 +152,23 @@ fn upstream(u: RawUpstream, p: &mut impl FnMut(String)) -> UpstreamConfig {
             p,
         ),
     }
+}
+
+/// `upstream.strip_headers`: valid header names, lower-cased.
+fn strip_headers(names: Vec<String>, p: &mut impl FnMut(String)) -> Vec<String> {
+    names
+        .into_iter()
+        .filter_map(|name| {
+            let lower = name.to_ascii_lowercase();
+            if http::header::HeaderName::from_bytes(lower.as_bytes()).is_err() {
+                p(format!(
+                    "upstream.strip_headers: {name:?} is not a valid header name"
+                ));
+                return None;
+            }
+            Some(lower)
+        })
+        .collect()
 }
 
 /// `[auth]`: regions, time limits, the secrets file (which must exist when

@@ -12,7 +12,7 @@ use crate::body::plan::{BodyCheck, BodyPlan};
 use crate::body::BodyVerifier;
 use crate::error::{S3Error, S3ErrorCode};
 use crate::ops::InFlight;
-use crate::request::Target;
+use crate::request::{S3Request, SourceObject, Target};
 
 /// Per-request state shared by the hooks.
 pub struct RequestCtx {
@@ -54,6 +54,8 @@ pub struct Identity {
     pub auth_label: &'static str,
     /// Bucket and key.
     pub target: Option<Target>,
+    /// The objects the request's headers name besides the target (copy sources).
+    pub sources: Vec<SourceObject>,
 }
 
 impl Default for Identity {
@@ -62,16 +64,18 @@ impl Default for Identity {
             access_key: None,
             auth_label: "-",
             target: None,
+            sources: Vec::new(),
         }
     }
 }
 
 impl Identity {
-    /// Note a verified head and its target.
-    pub fn verified(&mut self, verified: &Verified, target: &Target) {
+    /// Note a verified head and what it points at.
+    pub fn verified(&mut self, verified: &Verified, request: &S3Request<'_>) {
         self.access_key = Some(verified.access_key.clone());
         self.auth_label = verified.method.label();
-        self.target = Some(target.clone());
+        self.target = Some(request.target.clone());
+        self.sources = request.sources.clone();
     }
 }
 

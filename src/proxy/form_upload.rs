@@ -28,14 +28,15 @@ use pingora::protocols::http::v1::client::HttpSession as UpstreamSession;
 use pingora::proxy::Session;
 
 use super::ctx::{Reply, RequestCtx};
-use crate::auth::{self, Action, Schemes};
-use crate::backend::{object_path, Backend, UpstreamLength};
+use crate::auth::{self, Action, Need, Schemes};
+use crate::backend::{Backend, UpstreamLength};
 use crate::config::Limits;
 use crate::credentials::CredentialStore;
 use crate::error::{xml_escape_into, S3Error, S3ErrorCode};
 use crate::post::multipart::{boundary_from_content_type, MultipartLimits, MultipartReader};
 use crate::post::policy::{SuccessAction, VerifiedForm};
 use crate::post::{self, FormPrefix};
+use crate::request;
 
 /// How much of a refused form is still read (and discarded) so the browser sees the error.
 const FORM_DRAIN_LIMIT: u64 = 8 * 1024 * 1024;
@@ -134,14 +135,21 @@ impl FormUpload<'_> {
         if let Some(target) = ctx.identity.target.as_mut() {
             target.key = form.key.clone();
         }
-        self.backend.check_object_key(&form.key)?;
-        auth::authorize(
-            self.credentials,
-            &form.access_key,
-            Action::Write,
-            self.bucket,
-            &form.key,
-        )?;
+        // The key is the form filler's (within a `starts-with` condition): held to the same
+        // rules as a request path's, then authorized like any write of that object.
+        request::check_key(&form.key)?;
+        if form.key.is_empty() {
+            return Err(S3Error::new(
+                S3ErrorCode::InvalidArgument,
+                "The form's key is empty.",
+            ));
+        }
+        let need = Need::Object {
+            action: Action::Write,
+            bucket: self.bucket.to_string(),
+            key: form.key.clone(),
+        };
+        auth::authorize(self.credentials, &form.access_key, &[need])?;
         Ok(form)
     }
 
@@ -286,7 +294,10 @@ impl FormUpload<'_> {
             .and_then(|d| d.ssl_digest.as_ref())
             .is_some();
         let scheme = if tls { "https" } else { "http" };
-        format!("{scheme}://{host}{}", object_path(self.bucket, key))
+        format!(
+            "{scheme}://{host}{}",
+            request::upstream_path(self.bucket, key)
+        )
     }
 }
 

@@ -79,16 +79,10 @@ impl AuthProxy {
         let body_follows = !session.is_body_empty();
         let request = self.read_request(session.req_header())?;
         let verified = self.authenticate(&request)?;
-        ctx.identity.verified(&verified, &request.target);
-        let target = &request.target;
-        auth::authorize(
-            self.credentials.as_ref(),
-            &verified.access_key,
-            request.action()?,
-            &target.bucket,
-            &target.key,
-        )?;
-        self.backend.check_request(request.method, target)?;
+        ctx.identity.verified(&verified, &request);
+        let needs = request.needs()?;
+        auth::authorize(self.credentials.as_ref(), &verified.access_key, &needs)?;
+        self.backend.check_request(&request)?;
         let options = PlanOptions {
             max_chunk_size: self.config.limits.max_chunk_size,
             compute_md5: self.backend.wants_md5_etag(),
@@ -369,8 +363,13 @@ impl ProxyHttp for AuthProxy {
                 "request reached upstream unverified",
             );
         };
-        self.backend
-            .rewrite_head(upstream, target, access_key, ctx.body.decoded_length)
+        self.backend.rewrite_head(
+            upstream,
+            target,
+            &ctx.identity.sources,
+            access_key,
+            ctx.body.decoded_length,
+        )
     }
 
     async fn request_body_filter(

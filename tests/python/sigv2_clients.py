@@ -82,13 +82,13 @@ def s3cmd(*args):
 def test_boto3_default_presigned_put_and_get_are_sigv2():
     s3 = default_client()
     body = patterned(100_000)
-    put_url = s3.generate_presigned_url("put_object", Params={"Bucket": "b", "Key": "v2/p.bin"})
+    put_url = s3.generate_presigned_url("put_object", Params={"Bucket": "bkt", "Key": "v2/p.bin"})
     assert "AWSAccessKeyId=" in put_url and "X-Amz-" not in put_url, put_url
     r = requests.put(put_url, data=body)
     assert r.status_code == 200, (r.status_code, r.text)
     assert r.headers["ETag"] == f'"{md5_hex(body)}"'
-    assert stored("b", "v2/p.bin") == body
-    get_url = s3.generate_presigned_url("get_object", Params={"Bucket": "b", "Key": "v2/p.bin"})
+    assert stored("bkt", "v2/p.bin") == body
+    get_url = s3.generate_presigned_url("get_object", Params={"Bucket": "bkt", "Key": "v2/p.bin"})
     r = requests.get(get_url)
     assert r.status_code == 200 and r.content == body, (r.status_code, r.text)
     clean()
@@ -97,21 +97,21 @@ def test_boto3_default_presigned_put_and_get_are_sigv2():
 def test_boto3_default_presigned_post_is_sigv2():
     s3 = default_client()
     post = s3.generate_presigned_post(
-        "b", "v2form/${filename}", Fields={"Content-Type": "text/plain"},
+        "bkt", "v2form/${filename}", Fields={"Content-Type": "text/plain"},
         Conditions=[{"Content-Type": "text/plain"}, ["content-length-range", 1, 10_000]])
     assert "AWSAccessKeyId" in post["fields"] and "signature" in post["fields"], post
     r = requests.post(post["url"], data=post["fields"],
                       files={"file": ("n.txt", b"sigv2 form", "text/plain")}, allow_redirects=False)
     assert r.status_code == 204, (r.status_code, r.text)
-    assert stored("b", "v2form/n.txt") == b"sigv2 form"
+    assert stored("bkt", "v2form/n.txt") == b"sigv2 form"
     clean()
 
 
 def test_aws_s3_presign_at_its_default_is_sigv2():
     s3 = default_client()
-    s3.put_object(Bucket="b", Key="cli/x.txt", Body=b"from the cli")
+    s3.put_object(Bucket="bkt", Key="cli/x.txt", Body=b"from the cli")
     out = subprocess.run([os.path.join(BIN, "aws"), "--region", "us-east-1", "--endpoint-url",
-                          ENDPOINT, "s3", "presign", "s3://b/cli/x.txt"],
+                          ENDPOINT, "s3", "presign", "s3://bkt/cli/x.txt"],
                          capture_output=True, text=True, env=env(), timeout=60)
     assert out.returncode == 0, out.stderr
     url = out.stdout.strip()
@@ -125,18 +125,18 @@ def test_s3cmd_header_auth_and_signurl():
     with tempfile.NamedTemporaryFile(delete=False) as f:
         f.write(patterned(50_000))
     try:
-        s3cmd("put", f.name, "s3://b/s3cmd/default.bin")  # s3cmd's default signing
-        s3cmd("--signature-v2", "put", f.name, "s3://b/s3cmd/v2.bin")
-        assert stored("b", "s3cmd/default.bin") == patterned(50_000)
-        assert stored("b", "s3cmd/v2.bin") == patterned(50_000)
+        s3cmd("put", f.name, "s3://bkt/s3cmd/default.bin")  # s3cmd's default signing
+        s3cmd("--signature-v2", "put", f.name, "s3://bkt/s3cmd/v2.bin")
+        assert stored("bkt", "s3cmd/default.bin") == patterned(50_000)
+        assert stored("bkt", "s3cmd/v2.bin") == patterned(50_000)
         out = f.name + ".out"
-        s3cmd("--signature-v2", "get", "--force", "s3://b/s3cmd/v2.bin", out)
+        s3cmd("--signature-v2", "get", "--force", "s3://bkt/s3cmd/v2.bin", out)
         with open(out, "rb") as got:
             assert got.read() == patterned(50_000)
         os.remove(out)
     finally:
         os.remove(f.name)
-    url = s3cmd("signurl", "s3://b/s3cmd/v2.bin", "+300").strip()
+    url = s3cmd("signurl", "s3://bkt/s3cmd/v2.bin", "+300").strip()
     assert "AWSAccessKeyId=" in url and "Signature=" in url, url
     r = requests.get(url)
     assert r.status_code == 200 and r.content == patterned(50_000), (r.status_code, r.text)
@@ -160,66 +160,66 @@ def presigned(method, path, expires=300):
 
 
 def test_a_valid_signature_passes_first():
-    headers = signed("PUT", "/b/ok.txt", {"Content-Type": "text/plain"}, b"fine")
-    r = requests.put(ENDPOINT + "/b/ok.txt", headers=headers, data=b"fine")
+    headers = signed("PUT", "/bkt/ok.txt", {"Content-Type": "text/plain"}, b"fine")
+    r = requests.put(ENDPOINT + "/bkt/ok.txt", headers=headers, data=b"fine")
     assert r.status_code == 200, (r.status_code, r.text)
-    assert stored("b", "ok.txt") == b"fine"
+    assert stored("bkt", "ok.txt") == b"fine"
     clean()
 
 
 def test_changed_method():
-    headers = signed("GET", "/b/m.txt")
-    assert_refused(requests.put(ENDPOINT + "/b/m.txt", headers=headers, data=b"x"), 403,
+    headers = signed("GET", "/bkt/m.txt")
+    assert_refused(requests.put(ENDPOINT + "/bkt/m.txt", headers=headers, data=b"x"), 403,
                    "SignatureDoesNotMatch")
 
 
 def test_changed_content_type():
-    headers = signed("PUT", "/b/ct.txt", {"Content-Type": "text/plain"}, b"x")
+    headers = signed("PUT", "/bkt/ct.txt", {"Content-Type": "text/plain"}, b"x")
     headers["Content-Type"] = "text/html"
-    assert_refused(requests.put(ENDPOINT + "/b/ct.txt", headers=headers, data=b"x"), 403,
+    assert_refused(requests.put(ENDPOINT + "/bkt/ct.txt", headers=headers, data=b"x"), 403,
                    "SignatureDoesNotMatch")
 
 
 def test_changed_content_md5_header():
     import base64, hashlib
     md5 = base64.b64encode(hashlib.md5(b"body").digest()).decode()
-    headers = signed("PUT", "/b/md5.txt", {"Content-MD5": md5}, b"body")
+    headers = signed("PUT", "/bkt/md5.txt", {"Content-MD5": md5}, b"body")
     headers["Content-MD5"] = base64.b64encode(hashlib.md5(b"other").digest()).decode()
-    assert_refused(requests.put(ENDPOINT + "/b/md5.txt", headers=headers, data=b"other"), 403,
+    assert_refused(requests.put(ENDPOINT + "/bkt/md5.txt", headers=headers, data=b"other"), 403,
                    "SignatureDoesNotMatch")
 
 
 def test_body_not_matching_its_signed_content_md5():
     import base64, hashlib
     md5 = base64.b64encode(hashlib.md5(b"body").digest()).decode()
-    headers = signed("PUT", "/b/md5b.txt", {"Content-MD5": md5}, b"body")
-    assert_refused(requests.put(ENDPOINT + "/b/md5b.txt", headers=headers, data=b"bodx"), 400,
+    headers = signed("PUT", "/bkt/md5b.txt", {"Content-MD5": md5}, b"body")
+    assert_refused(requests.put(ENDPOINT + "/bkt/md5b.txt", headers=headers, data=b"bodx"), 400,
                    "BadDigest")
 
 
 def test_changed_amz_header():
-    headers = signed("PUT", "/b/meta.txt", {"x-amz-meta-owner": "alice"}, b"x")
+    headers = signed("PUT", "/bkt/meta.txt", {"x-amz-meta-owner": "alice"}, b"x")
     headers["x-amz-meta-owner"] = "mallory"
-    assert_refused(requests.put(ENDPOINT + "/b/meta.txt", headers=headers, data=b"x"), 403,
+    assert_refused(requests.put(ENDPOINT + "/bkt/meta.txt", headers=headers, data=b"x"), 403,
                    "SignatureDoesNotMatch")
 
 
 def test_added_amz_header():
-    headers = signed("PUT", "/b/added.txt", {}, b"x")
+    headers = signed("PUT", "/bkt/added.txt", {}, b"x")
     headers["x-amz-meta-extra"] = "1"
-    assert_refused(requests.put(ENDPOINT + "/b/added.txt", headers=headers, data=b"x"), 403,
+    assert_refused(requests.put(ENDPOINT + "/bkt/added.txt", headers=headers, data=b"x"), 403,
                    "SignatureDoesNotMatch")
 
 
 def test_added_sub_resource():
-    headers = signed("PUT", "/b/sub.txt", {}, b"x")
-    assert_refused(requests.put(ENDPOINT + "/b/sub.txt?tagging", headers=headers, data=b"x"), 403,
+    headers = signed("PUT", "/bkt/sub.txt", {}, b"x")
+    assert_refused(requests.put(ENDPOINT + "/bkt/sub.txt?tagging", headers=headers, data=b"x"), 403,
                    "SignatureDoesNotMatch")
 
 
 def test_changed_resource():
-    headers = signed("PUT", "/b/one.txt", {}, b"x")
-    assert_refused(requests.put(ENDPOINT + "/b/two.txt", headers=headers, data=b"x"), 403,
+    headers = signed("PUT", "/bkt/one.txt", {}, b"x")
+    assert_refused(requests.put(ENDPOINT + "/bkt/two.txt", headers=headers, data=b"x"), 403,
                    "SignatureDoesNotMatch")
 
 
@@ -231,35 +231,35 @@ class HourOldHmacV1Auth(HmacV1Auth):
 
 
 def test_date_outside_the_clock_skew():
-    req = AWSRequest(method="PUT", url=ENDPOINT + "/b/old.txt", data=b"x")
+    req = AWSRequest(method="PUT", url=ENDPOINT + "/bkt/old.txt", data=b"x")
     HourOldHmacV1Auth(Credentials(ACCESS_KEY, SECRET_KEY)).add_auth(req)
     headers = dict(req.headers.items())
-    assert_refused(requests.put(ENDPOINT + "/b/old.txt", headers=headers, data=b"x"), 403,
+    assert_refused(requests.put(ENDPOINT + "/bkt/old.txt", headers=headers, data=b"x"), 403,
                    "RequestTimeTooSkewed")
 
 
 def test_presigned_expires_changed():
-    url = presigned("PUT", "/b/exp.txt")
+    url = presigned("PUT", "/bkt/exp.txt")
     expires = int(url.split("Expires=")[1].split("&")[0])
     url = url.replace(f"Expires={expires}", f"Expires={expires + 3600}")
     assert_refused(requests.put(url, data=b"x"), 403, "SignatureDoesNotMatch")
 
 
 def test_presigned_expired():
-    url = presigned("PUT", "/b/late.txt", expires=1)
+    url = presigned("PUT", "/bkt/late.txt", expires=1)
     time.sleep(2.2)
     assert_refused(requests.put(url, data=b"x"), 403, "AccessDenied")
 
 
 def test_presigned_method_changed():
-    url = presigned("GET", "/b/pm.txt")
+    url = presigned("GET", "/bkt/pm.txt")
     assert_refused(requests.put(url, data=b"x"), 403, "SignatureDoesNotMatch")
 
 
 def test_form_policy_changed():
     s3 = default_client()
-    post = s3.generate_presigned_post("b", "f/${filename}")
-    other = s3.generate_presigned_post("b", "g/${filename}")
+    post = s3.generate_presigned_post("bkt", "f/${filename}")
+    other = s3.generate_presigned_post("bkt", "g/${filename}")
     post["fields"]["policy"] = other["fields"]["policy"]
     r = requests.post(post["url"], data=post["fields"], files={"file": ("a", b"x")},
                       allow_redirects=False)
@@ -268,7 +268,7 @@ def test_form_policy_changed():
 
 def test_form_condition_violated():
     s3 = default_client()
-    post = s3.generate_presigned_post("b", "f/${filename}")
+    post = s3.generate_presigned_post("bkt", "f/${filename}")
     post["fields"]["key"] = "elsewhere/${filename}"
     r = requests.post(post["url"], data=post["fields"], files={"file": ("a", b"x")},
                       allow_redirects=False)

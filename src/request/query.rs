@@ -1,0 +1,208 @@
+//! The query of a request as decoded parameters: what selects the S3 operation (`?uploads`,
+//! `?delete`, `?tagging`…) and its arguments (`prefix`, `uploadId`…), read once here and sent
+//! on re-encoded, so the backend cannot read a different operation or prefix from the same
+//! bytes (a repeated name, an encoded `%75ploads`, a `+`) than the one that was authorized.
+
+use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+
+use crate::error::{S3Error, S3ErrorCode};
+
+/// Query parameters that carry presigned-URL authentication: never forwarded upstream.
+pub const AUTH_QUERY_PARAMS: &[&str] = &[
+    "x-amz-algorithm",
+    "x-amz-credential",
+    "x-amz-date",
+    "x-amz-expires",
+    "x-amz-signedheaders",
+    "x-amz-signature",
+    "x-amz-security-token",
+    // SigV2 presigned URLs.
+    "awsaccesskeyid",
+    "expires",
+    "signature",
+];
+
+/// Sub-resources that each select an S3 operation of their own (bucket or object level): at
+/// most one per request. From the S3 API reference's request syntax of each operation.
+pub const OPERATION_SUBRESOURCES: &[&str] = &[
+    "accelerate",
+    "acl",
+    "analytics",
+    "attributes",
+    "cors",
+    "delete",
+    "encryption",
+    "intelligent-tiering",
+    "inventory",
+    "legal-hold",
+    "lifecycle",
+    "location",
+    "logging",
+    "metadataConfiguration",
+    "metadataInventoryTable",
+    "metadataJournalTable",
+    "metadataTable",
+    "metrics",
+    "notification",
+    "object-lock",
+    "ownershipControls",
+    "policy",
+    "policyStatus",
+    "publicAccessBlock",
+    "renameObject",
+    "replication",
+    "requestPayment",
+    "restore",
+    "retention",
+    "select",
+    "session",
+    "tagging",
+    "torrent",
+    "uploads",
+    "versioning",
+    "versions",
+    "website",
+];
+
+/// Parameters that change what an operation acts on (a part, an upload, a version).
+pub const OPERATION_MODIFIERS: &[&str] = &["partNumber", "uploadId", "versionId", "select-type"];
+
+/// Characters kept as they are in a re-encoded query name or value: RFC 3986 unreserved.
+const QUERY_KEEP: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// One query parameter, decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Param {
+    /// The name.
+    pub name: String,
+    /// The value; `None` when the client wrote no `=` (`?uploads`).
+    pub value: Option<String>,
+}
+
+/// The decoded query parameters, in the client's order, without the auth ones.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Query {
+    params: Vec<Param>,
+}
+
+impl Query {
+    /// Decode a raw query (without `?`). `+` is a space, as S3 and form decoders read it.
+    /// Refused: a name or value that is not UTF-8 once decoded, a name given twice (backends
+    /// differ on which one counts), a known sub-resource spelled in another case.
+    pub fn parse(raw_query: &str) -> Result<Query, S3Error> {
+        let mut params: Vec<Param> = Vec::new();
+        for pair in raw_query.split('&').filter(|pair| !pair.is_empty()) {
+            let (raw_name, raw_value) = match pair.split_once('=') {
+                Some((name, value)) => (name, Some(value)),
+                None => (pair, None),
+            };
+            let name = decode_component(raw_name)?;
+            if AUTH_QUERY_PARAMS.contains(&name.to_ascii_lowercase().as_str()) {
+                continue;
+            }
+            check_spelling(&name)?;
+            if params.iter().any(|p| p.name == name) {
+                return Err(S3Error::new(
+                    S3ErrorCode::InvalidArgument,
+                    format!("The query parameter {name} is given more than once."),
+                ));
+            }
+            let value = raw_value.map(decode_component).transpose()?;
+            params.push(Param { name, value });
+        }
+        Ok(Query { params })
+    }
+
+    /// No parameters.
+    pub fn is_empty(&self) -> bool {
+        self.params.is_empty()
+    }
+
+    /// The parameters.
+    pub fn params(&self) -> &[Param] {
+        &self.params
+    }
+
+    /// Whether a parameter is present (with or without a value).
+    pub fn has(&self, name: &str) -> bool {
+        self.params.iter().any(|p| p.name == name)
+    }
+
+    /// A parameter's value (`""` when written without one).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|p| p.name == name)
+            .map(|p| p.value.as_deref().unwrap_or(""))
+    }
+
+    /// The one operation-selecting sub-resource present, if any; two at once is refused (which
+    /// one a backend would act on is its own choice).
+    pub fn operation(&self) -> Result<Option<&'static str>, S3Error> {
+        let mut found = OPERATION_SUBRESOURCES
+            .iter()
+            .filter(|name| self.has(name))
+            .copied();
+        let first = found.next();
+        if let Some(second) = found.next() {
+            return Err(S3Error::new(
+                S3ErrorCode::InvalidRequest,
+                format!(
+                    "The request names more than one operation: ?{} and ?{second}.",
+                    first.unwrap_or_default()
+                ),
+            ));
+        }
+        Ok(first)
+    }
+
+    /// The query for the backend, every name and value percent-encoded anew.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        for (i, param) in self.params.iter().enumerate() {
+            if i > 0 {
+                out.push('&');
+            }
+            out.extend(utf8_percent_encode(&param.name, QUERY_KEEP));
+            if let Some(value) = &param.value {
+                out.push('=');
+                out.extend(utf8_percent_encode(value, QUERY_KEEP));
+            }
+        }
+        out
+    }
+}
+
+/// Refuse a name that equals a known sub-resource or modifier but for case: S3 matches them
+/// exactly, some backends do not.
+fn check_spelling(name: &str) -> Result<(), S3Error> {
+    let known = OPERATION_SUBRESOURCES
+        .iter()
+        .chain(OPERATION_MODIFIERS)
+        .find(|known| known.eq_ignore_ascii_case(name));
+    match known {
+        Some(known) if *known != name => Err(S3Error::new(
+            S3ErrorCode::InvalidArgument,
+            format!("The query parameter {name} is not spelled as S3 spells it ({known})."),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Decode one query component: `+` is a space, then percent-decoding into UTF-8.
+fn decode_component(raw: &str) -> Result<String, S3Error> {
+    let spaced = raw.replace('+', " ");
+    percent_decode_str(&spaced)
+        .decode_utf8()
+        .map(|s| s.into_owned())
+        .map_err(|_| {
+            S3Error::new(
+                S3ErrorCode::InvalidArgument,
+                "A query parameter is not valid UTF-8 once decoded.",
+            )
+        })
+}
