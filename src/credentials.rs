@@ -683,7 +683,10 @@ mod tests {
         assert!(every("bkt/photos/*", "bkt/photos/2026/"));
         assert!(!every("bkt/photos/*", "bkt/"));
         assert!(!every("bkt/photos/*", "bkt/photo"));
-        assert!(!every("bkt/photos/*", "bkt/photos"), "the key 'photos' itself is outside");
+        assert!(
+            !every("bkt/photos/*", "bkt/photos"),
+            "the key 'photos' itself is outside"
+        );
         assert!(every("*", ""));
         assert!(every("*/*", "bkt/"));
         assert!(!every("*/*", ""), "the resource '' has no slash");
@@ -691,7 +694,10 @@ mod tests {
         assert!(!every("bkt/*/public/*", "bkt/a/"));
         assert!(!every("bkt/?*", "bkt/"), "'?' needs one more character");
         assert!(every("bkt/?*", "bkt/x"));
-        assert!(!every("bkt/exact.txt", "bkt/exact.txt"), "no star: one key only");
+        assert!(
+            !every("bkt/exact.txt", "bkt/exact.txt"),
+            "no star: one key only"
+        );
         // Some resource under the prefix.
         assert!(some("bkt/photos/*", "bkt/"));
         assert!(some("bkt/exact.txt", "bkt/"));

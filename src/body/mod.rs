@@ -8,6 +8,7 @@
 
 pub mod checksum;
 pub mod chunked;
+pub mod delete_list;
 pub(crate) mod holdback;
 pub mod payload;
 pub mod plan;

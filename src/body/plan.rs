@@ -9,6 +9,7 @@ use bytes::Bytes;
 use http::header;
 
 use super::chunked::{parse_trailer_header, AwsChunkedVerifier, ChunkedExpectations, ChunkedMode};
+use super::delete_list::DeleteListCheck;
 use super::payload::{PayloadExpectations, PayloadVerifier};
 use super::BodyVerifier;
 use crate::auth::sigv4::PayloadMode;
@@ -23,6 +24,8 @@ pub enum BodyCheck {
     Whole(PayloadVerifier),
     /// An aws-chunked body: framing stripped, chunk signatures and trailers verified.
     Chunked(AwsChunkedVerifier),
+    /// A DeleteObjects body: verified as above, held whole, its keys read at the end.
+    DeleteList(DeleteListCheck),
 }
 
 impl BodyCheck {
@@ -31,6 +34,16 @@ impl BodyCheck {
         match self {
             BodyCheck::Whole(v) => v,
             BodyCheck::Chunked(v) => v,
+            BodyCheck::DeleteList(v) => v,
+        }
+    }
+
+    /// The keys a DeleteObjects body names, once it has been finished: the proxy authorizes
+    /// each before it releases the body.
+    pub fn named_keys(&self) -> Option<&[String]> {
+        match self {
+            BodyCheck::DeleteList(v) => v.keys(),
+            _ => None,
         }
     }
 
@@ -63,6 +76,7 @@ impl BodyVerifier for BodyCheck {
         match self {
             BodyCheck::Whole(v) => v.md5_hex(),
             BodyCheck::Chunked(v) => v.md5_hex(),
+            BodyCheck::DeleteList(v) => v.md5_hex(),
         }
     }
 }
@@ -74,6 +88,8 @@ pub struct PlanOptions {
     pub max_chunk_size: u64,
     /// Compute the payload's MD5 (the ETag a plain HTTP backend does not give).
     pub compute_md5: bool,
+    /// A DeleteObjects request: hold its body whole, at most this many bytes, and read its keys.
+    pub delete_list: Option<usize>,
 }
 
 /// The verifier of a request's body, and for aws-chunked uploads the decoded length (the
@@ -87,6 +103,45 @@ pub struct BodyPlan {
 
 /// Decide the body verifier of a request whose head verified.
 pub fn plan(
+    method: &http::Method,
+    headers: &http::HeaderMap,
+    verified: &Verified,
+    options: PlanOptions,
+) -> Result<BodyPlan, S3Error> {
+    let plan = payload_plan(method, headers, verified, options)?;
+    let Some(limit) = options.delete_list else {
+        return Ok(plan);
+    };
+    if !has_integrity_header(headers) {
+        // S3 requires one: the list of keys to delete must arrive as it was sent.
+        return Err(S3Error::new(
+            S3ErrorCode::InvalidRequest,
+            "Missing required header for this request: Content-Md5.",
+        ));
+    }
+    Ok(BodyPlan {
+        check: BodyCheck::DeleteList(DeleteListCheck::new(plan.check, limit)),
+        decoded_length: plan.decoded_length,
+    })
+}
+
+/// Whether the head carries `Content-MD5` or an `x-amz-checksum-<algorithm>` (header or
+/// announced trailer) for the body.
+fn has_integrity_header(headers: &http::HeaderMap) -> bool {
+    let not_a_checksum = [
+        "x-amz-checksum-type",
+        "x-amz-checksum-mode",
+        "x-amz-checksum-algorithm",
+    ];
+    headers.contains_key("content-md5")
+        || headers.contains_key("x-amz-trailer")
+        || headers.keys().any(|name| {
+            name.as_str().starts_with("x-amz-checksum-") && !not_a_checksum.contains(&name.as_str())
+        })
+}
+
+/// The verifier of the payload itself: whole or aws-chunked.
+fn payload_plan(
     method: &http::Method,
     headers: &http::HeaderMap,
     verified: &Verified,
@@ -236,6 +291,7 @@ mod tests {
     const OPTIONS: PlanOptions = PlanOptions {
         max_chunk_size: 1 << 20,
         compute_md5: true,
+        delete_list: None,
     };
 
     fn plan_of(

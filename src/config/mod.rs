@@ -38,6 +38,9 @@ pub const DEFAULT_POST_MAX_FIELD_SIZE: usize = 64 * 1024;
 pub const DEFAULT_POST_MAX_PREFIX: usize = 1024 * 1024;
 /// Default `limits.post_max_parts`: fields before the file of a POST form.
 pub const DEFAULT_POST_MAX_PARTS: usize = 1000;
+/// Default `limits.max_delete_body`: a DeleteObjects body, read whole before it is forwarded
+/// (S3's 1,000 keys of up to 1,024 bytes, XML-escaped, fit).
+pub const DEFAULT_MAX_DELETE_BODY: usize = 2 * 1024 * 1024;
 
 // ---------------------------------------------------------------------------------------------
 // The validated types (stage 2), built by `validate` from the raw tables of `raw` (stage 1).
@@ -147,6 +150,9 @@ pub struct Limits {
     pub post_max_prefix: usize,
     /// POST forms: most parts before the file (`limits.post_max_parts`).
     pub post_max_parts: usize,
+    /// DeleteObjects: largest body, held whole until each key is authorized
+    /// (`limits.max_delete_body`).
+    pub max_delete_body: usize,
 }
 
 /// `[log]`.

@@ -96,6 +96,7 @@ pub(super) struct RawLimits {
     pub(super) post_max_field_size: Option<SizeValue>,
     pub(super) post_max_prefix: Option<SizeValue>,
     pub(super) post_max_parts: Option<usize>,
+    pub(super) max_delete_body: Option<SizeValue>,
 }
 
 /// `[log]`.

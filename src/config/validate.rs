@@ -14,9 +14,9 @@ use super::raw::{
 use super::units::{duration, parse_size};
 use super::{
     AuthConfig, Config, Limits, LogConfig, LogFormat, ServerConfig, TlsConfig, UpstreamConfig,
-    DEFAULT_CLOCK_SKEW, DEFAULT_MAX_CHUNK_SIZE, DEFAULT_POST_MAX_FIELD_SIZE,
-    DEFAULT_POST_MAX_PARTS, DEFAULT_POST_MAX_PREFIX, DEFAULT_SECRETS_POLL_INTERVAL,
-    DEFAULT_SHUTDOWN_GRACE, MAX_PRESIGN_EXPIRY,
+    DEFAULT_CLOCK_SKEW, DEFAULT_MAX_CHUNK_SIZE, DEFAULT_MAX_DELETE_BODY,
+    DEFAULT_POST_MAX_FIELD_SIZE, DEFAULT_POST_MAX_PARTS, DEFAULT_POST_MAX_PREFIX,
+    DEFAULT_SECRETS_POLL_INTERVAL, DEFAULT_SHUTDOWN_GRACE, MAX_PRESIGN_EXPIRY,
 };
 use crate::auth::AuthSettings;
 
@@ -297,6 +297,11 @@ fn limits(l: RawLimits, p: &mut impl FnMut(String)) -> Limits {
         l.post_max_prefix,
         DEFAULT_POST_MAX_PREFIX,
     );
+    let max_delete_body = size_limit(
+        "limits.max_delete_body",
+        l.max_delete_body,
+        DEFAULT_MAX_DELETE_BODY,
+    );
     let post_max_parts = l.post_max_parts.unwrap_or(DEFAULT_POST_MAX_PARTS);
     if post_max_parts == 0 || post_max_parts > 100_000 {
         p(format!(
@@ -308,6 +313,7 @@ fn limits(l: RawLimits, p: &mut impl FnMut(String)) -> Limits {
         post_max_field_size,
         post_max_prefix,
         post_max_parts,
+        max_delete_body,
     }
 }
 

@@ -86,6 +86,9 @@ impl AuthProxy {
         let options = PlanOptions {
             max_chunk_size: self.config.limits.max_chunk_size,
             compute_md5: self.backend.wants_md5_etag(),
+            delete_list: request
+                .is_delete_objects()
+                .then_some(self.config.limits.max_delete_body),
         };
         let plan = plan::plan(request.method, &request.headers, &verified, options)?;
         ctx.body.start(plan, body_follows)
@@ -273,6 +276,20 @@ impl AuthProxy {
         Ok(())
     }
 
+    /// The keys a finished DeleteObjects body names, each authorized as a write of that
+    /// object (and held to the key rules of a request path) before the body is released.
+    fn authorize_named_keys(&self, ctx: &RequestCtx) -> Result<(), S3Error> {
+        let Some(keys) = ctx.body.check.as_ref().and_then(|c| c.named_keys()) else {
+            return Ok(());
+        };
+        let (Some(target), Some(access_key)) = (&ctx.identity.target, &ctx.identity.access_key)
+        else {
+            return Err(S3Error::internal());
+        };
+        let needs = request::delete_needs(&target.bucket, keys)?;
+        auth::authorize(self.credentials.as_ref(), access_key, &needs)
+    }
+
     async fn write_error(
         &self,
         session: &mut Session,
@@ -389,6 +406,9 @@ impl ProxyHttp for AuthProxy {
         };
         if end_of_stream {
             ctx.body.md5 = check.md5_hex();
+            if let Err(e) = self.authorize_named_keys(ctx) {
+                return Err(body_error(e, ctx));
+            }
         }
         ctx.body.bytes_forwarded += released.len() as u64;
         // Always hand back Some(..): None before the end would end the upstream body.

@@ -13,7 +13,7 @@ use std::borrow::Cow;
 
 use http::header;
 
-pub use needs::{is_delete_objects, source_objects, SourceObject, SOURCE_HEADERS};
+pub use needs::{delete_needs, is_delete_objects, source_objects, SourceObject, SOURCE_HEADERS};
 pub use query::{Param, Query, AUTH_QUERY_PARAMS, OPERATION_MODIFIERS, OPERATION_SUBRESOURCES};
 pub use target::{
     check_bucket_name, check_key, upstream_path, virtual_host_bucket, Target, MAX_KEY_BYTES,

@@ -216,3 +216,18 @@ pub fn is_delete_objects(method: &http::Method, target: &Target) -> bool {
         && target.key.is_empty()
         && target.query.has("delete")
 }
+
+/// The needs of the keys a DeleteObjects body names: a write of each, every key held to the
+/// rules of a request path's key.
+pub fn delete_needs(bucket: &str, keys: &[String]) -> Result<Vec<Need>, S3Error> {
+    keys.iter()
+        .map(|key| {
+            check_key(key)?;
+            Ok(Need::Object {
+                action: Action::Write,
+                bucket: bucket.to_string(),
+                key: key.clone(),
+            })
+        })
+        .collect()
+}
