@@ -191,10 +191,18 @@ fn an_absolute_form_target_must_name_the_host() {
     for kind in KINDS {
         let setup = Setup::start(kind);
         let host = setup.proxy.host();
-        let elsewhere = setup.scoped("PUT", "http://elsewhere.test/bkt/allowed/x.txt", &[], b"x");
-        setup.assert_refused(&elsewhere, 400, "InvalidRequest");
-        let sneaky = setup.scoped("PUT", "http://bkt/allowed/../../other/file.txt", &[], b"x");
-        setup.assert_refused(&sneaky, 400, "InvalidRequest");
+        // Pingora refuses a mismatch itself (400 without a body) before the proxy's own
+        // check (`request::split_target`, unit-tested) would: either way, a 400 and nothing done.
+        for target in [
+            "http://elsewhere.test/bkt/allowed/x.txt",
+            "http://bkt/allowed/../../other/file.txt",
+        ] {
+            let request = setup.scoped("PUT", target, &[], b"x");
+            let before = setup.snapshot();
+            let response = setup.proxy.send(&request);
+            assert_eq!(response.status, 400, "{kind} {target}: {}", response.text());
+            assert_eq!(setup.snapshot(), before, "{kind} {target}");
+        }
         // Its own authority: the path is the request's, as in origin-form.
         let target = format!("http://{host}/bkt/allowed/absolute.txt");
         let ok = setup.scoped("PUT", &target, &[], b"absolute");

@@ -570,3 +570,47 @@ fn a_form_cut_off_by_the_client_is_incomplete_and_stores_nothing() {
     response.assert_s3_error(400, "IncompleteBody");
     nginx.assert_nothing_stored();
 }
+
+#[test]
+fn a_form_key_that_climbs_out_of_its_prefix_is_refused_in_front_of_both_backends() {
+    // The policy says `starts-with $key "allowed/"`; the key is the form filler's choice, and
+    // `allowed/../secret/x.bin` starts so. nginx and s3s-fs (objects as files) would both store
+    // it as `secret/x.bin`, outside the scope and the policy's prefix.
+    let scoped = || {
+        ProxyOptions::default().with_credentials(vec![support::Credential::new(
+            ACCESS_KEY,
+            support::SECRET_KEY,
+        )
+        .allow(&["write:photos/allowed/*"])])
+    };
+    let nginx = Nginx::start();
+    let server = support::s3_server::S3Server::start();
+    std::fs::create_dir_all(server.root().join("photos")).unwrap();
+    let nginx_proxy = Proxy::start(&nginx, scoped());
+    let s3_proxy = Proxy::start_in_front_of(server.addr(), "s3", scoped());
+    for (proxy, root) in [(&nginx_proxy, nginx.root()), (&s3_proxy, server.root().to_path_buf())] {
+        let page = form_page(proxy, "photos", &["--key-prefix", "allowed/"]);
+        let with_key = |key: &str| {
+            let fields: Vec<(String, String)> = hidden_fields(&page)
+                .into_iter()
+                .map(|(name, value)| match name.as_str() {
+                    "key" => (name, key.to_string()),
+                    _ => (name, value),
+                })
+                .collect();
+            form_body(&fields, "x.bin", b"climbing")
+        };
+        for key in ["allowed/../secret/x.bin", "allowed/./x.bin", "allowed//x.bin"] {
+            let (body, content_type) = with_key(key);
+            let response = send_form(proxy, "photos", body, &content_type);
+            response.assert_s3_error(400, "InvalidArgument");
+            assert!(!root.join("photos/secret").exists(), "{key}");
+            assert!(!root.join("photos/allowed").exists(), "{key}");
+        }
+        // The neighbour: a key inside the prefix is stored there.
+        let (body, content_type) = with_key("allowed/sub/x.bin");
+        let response = send_form(proxy, "photos", body, &content_type);
+        assert!(response.status < 300, "{} {}", response.status, response.text());
+        assert_eq!(std::fs::read(root.join("photos/allowed/sub/x.bin")).unwrap(), b"climbing");
+    }
+}

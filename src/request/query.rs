@@ -67,6 +67,36 @@ pub const OPERATION_SUBRESOURCES: &[&str] = &[
 /// Parameters that change what an operation acts on (a part, an upload, a version).
 pub const OPERATION_MODIFIERS: &[&str] = &["partNumber", "uploadId", "versionId", "select-type"];
 
+/// Parameters of S3's listings and answers: a backend reads them, so the proxy reads them the
+/// same way (never two values).
+pub const S3_PARAMETERS: &[&str] = &[
+    "continuation-token",
+    "delimiter",
+    "encoding-type",
+    "fetch-owner",
+    "key-marker",
+    "list-type",
+    "marker",
+    "max-keys",
+    "max-parts",
+    "max-uploads",
+    "part-number-marker",
+    "prefix",
+    "start-after",
+    "upload-id-marker",
+    "version-id-marker",
+    "x-id",
+];
+
+/// Whether S3 defines this parameter (an operation, a modifier, a listing argument, an answer
+/// override): such a name may occur once only.
+fn is_s3_parameter(name: &str) -> bool {
+    OPERATION_SUBRESOURCES.contains(&name)
+        || OPERATION_MODIFIERS.contains(&name)
+        || S3_PARAMETERS.contains(&name)
+        || name.starts_with("response-")
+}
+
 /// Characters kept as they are in a re-encoded query name or value: RFC 3986 unreserved.
 const QUERY_KEEP: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
@@ -91,8 +121,9 @@ pub struct Query {
 
 impl Query {
     /// Decode a raw query (without `?`). `+` is a space, as S3 and form decoders read it.
-    /// Refused: a name or value that is not UTF-8 once decoded, a name given twice (backends
-    /// differ on which one counts), a known sub-resource spelled in another case.
+    /// Refused: a name or value that is not UTF-8 once decoded, an S3 parameter given twice
+    /// (backends differ on which one counts; other names pass on, every value in order), a
+    /// known sub-resource spelled in another case.
     pub fn parse(raw_query: &str) -> Result<Query, S3Error> {
         let mut params: Vec<Param> = Vec::new();
         for pair in raw_query.split('&').filter(|pair| !pair.is_empty()) {
@@ -105,7 +136,7 @@ impl Query {
                 continue;
             }
             check_spelling(&name)?;
-            if params.iter().any(|p| p.name == name) {
+            if is_s3_parameter(&name) && params.iter().any(|p| p.name == name) {
                 return Err(S3Error::new(
                     S3ErrorCode::InvalidArgument,
                     format!("The query parameter {name} is given more than once."),
