@@ -2,11 +2,14 @@
 //! receives and how its answers become S3's. Every rule that depends on the kind lives here, so
 //! a new kind of backend is one more arm in these functions.
 //!
-//! - `kind = "s3"`: an S3 server without auth; requests pass as they are (path-style, auth
-//!   removed) and its answers pass through.
-//! - `kind = "http"`: a plain HTTP/WebDAV store (nginx): objects only, no `.`/`..` key segments
-//!   (it would resolve them outside the scope that was checked), and its answers are made S3-like
-//!   (PUT → 200 with an MD5 ETag, DELETE of a missing key → 204, errors → S3 XML).
+//! Whatever the kind, the backend receives a request rebuilt from the request model (path and
+//! query re-encoded, source headers re-encoded, auth and stripped headers gone, the identity
+//! set once), and its `Server` header and a redirect's `Location` never reach clients.
+//!
+//! - `kind = "s3"`: an S3 server without auth; its answers otherwise pass through.
+//! - `kind = "http"`: a plain HTTP/WebDAV store (nginx): plain objects only (no bucket-level
+//!   requests, sub-resources, copies or folder keys), and its answers are made S3-like
+//!   (PUT → 200 with an MD5 ETag, DELETE of a missing key → 204, errors and redirects → S3 XML).
 
 use http::header;
 use pingora::http::RequestHeader;
@@ -73,6 +76,14 @@ impl Backend {
             return Err(S3Error::new(
                 S3ErrorCode::NotImplemented,
                 "This backend stores objects only: bucket-level requests are not supported.",
+            ));
+        }
+        if target.key.ends_with('/') {
+            // The store reads it as a folder: a DELETE removes everything inside, a GET lists
+            // it. S3's folder-marker objects cannot be stored here.
+            return Err(S3Error::new(
+                S3ErrorCode::NotImplemented,
+                "Keys ending in '/' are folders on this backend: they cannot be stored or read.",
             ));
         }
         if !matches!(method.as_str(), "GET" | "HEAD" | "PUT" | "DELETE") {
@@ -193,13 +204,15 @@ impl Backend {
         Ok(head)
     }
 
-    /// Headers of the backend's answers that must not reach clients: a plain store names its
-    /// software (`Server: nginx/…`), which says nothing about the object.
-    pub fn hidden_answer_headers(&self) -> &'static [http::HeaderName] {
-        if self.is_plain_store() {
-            &[header::SERVER]
+    /// Headers of an answer with `status` that must not reach clients, whatever the kind: the
+    /// backend's software (`Server: nginx/…`), and a redirect's `Location`, which names the
+    /// backend's own address (a client following it would go around the proxy).
+    pub fn hidden_answer_headers(&self, status: u16) -> &'static [http::HeaderName] {
+        let is_redirect = (300..400).contains(&status) && status != 304;
+        if is_redirect {
+            &[header::SERVER, header::LOCATION]
         } else {
-            &[]
+            &[header::SERVER]
         }
     }
 
@@ -366,6 +379,9 @@ mod tests {
             ("GET", "/bkt/k?versionId=3", &[]),
             ("PUT", "/bkt/k?partNumber=1&uploadId=u", &[]),
             ("GET", "/bkt/k?attributes", &[]),
+            // A folder: deleting it would delete every key inside, reading it lists them.
+            ("DELETE", "/bkt/dir/", &[]),
+            ("GET", "/bkt/dir/", &[]),
             // It would store an empty file where the copy was asked for.
             ("PUT", "/bkt/k", &[("x-amz-copy-source", "/bkt/src")]),
         ] {
@@ -411,8 +427,17 @@ mod tests {
             http.map_answer(&http::Method::GET, 304),
             AnswerMapping::Unchanged
         );
-        assert_eq!(http.hidden_answer_headers(), &[header::SERVER]);
-        assert!(backend(UpstreamKind::S3).hidden_answer_headers().is_empty());
+        for kind in [UpstreamKind::Http, UpstreamKind::S3] {
+            let b = backend(kind);
+            assert_eq!(b.hidden_answer_headers(200), &[header::SERVER]);
+            assert_eq!(b.hidden_answer_headers(304), &[header::SERVER]);
+            for status in [301, 302, 307] {
+                assert_eq!(
+                    b.hidden_answer_headers(status),
+                    &[header::SERVER, header::LOCATION]
+                );
+            }
+        }
         let s3 = backend(UpstreamKind::S3);
         assert_eq!(
             s3.map_answer(&http::Method::GET, 404),

@@ -23,12 +23,8 @@ const SCOPE: &[&str] = &["read:bkt/allowed/*", "write:bkt/allowed/*"];
 struct Setup {
     proxy: Proxy,
     root: PathBuf,
-    _backend: Backend,
-}
-
-enum Backend {
-    Nginx(Nginx),
-    S3(S3Server),
+    /// Kept alive (stopped when dropped).
+    _backend: Box<dyn std::any::Any>,
 }
 
 impl Setup {
@@ -46,13 +42,13 @@ impl Setup {
                 let nginx = Nginx::start();
                 let proxy = Proxy::start(&nginx, options);
                 let root = nginx.root();
-                (Backend::Nginx(nginx), root, proxy)
+                (Box::new(nginx) as Box<dyn std::any::Any>, root, proxy)
             }
             _ => {
                 let server = S3Server::start();
                 let proxy = Proxy::start_in_front_of(server.addr(), "s3", options);
                 let root = server.root().to_path_buf();
-                (Backend::S3(server), root, proxy)
+                (Box::new(server) as Box<dyn std::any::Any>, root, proxy)
             }
         };
         let setup = Setup {

@@ -588,7 +588,10 @@ fn a_form_key_that_climbs_out_of_its_prefix_is_refused_in_front_of_both_backends
     std::fs::create_dir_all(server.root().join("photos")).unwrap();
     let nginx_proxy = Proxy::start(&nginx, scoped());
     let s3_proxy = Proxy::start_in_front_of(server.addr(), "s3", scoped());
-    for (proxy, root) in [(&nginx_proxy, nginx.root()), (&s3_proxy, server.root().to_path_buf())] {
+    for (proxy, root) in [
+        (&nginx_proxy, nginx.root()),
+        (&s3_proxy, server.root().to_path_buf()),
+    ] {
         let page = form_page(proxy, "photos", &["--key-prefix", "allowed/"]);
         let with_key = |key: &str| {
             let fields: Vec<(String, String)> = hidden_fields(&page)
@@ -600,7 +603,11 @@ fn a_form_key_that_climbs_out_of_its_prefix_is_refused_in_front_of_both_backends
                 .collect();
             form_body(&fields, "x.bin", b"climbing")
         };
-        for key in ["allowed/../secret/x.bin", "allowed/./x.bin", "allowed//x.bin"] {
+        for key in [
+            "allowed/../secret/x.bin",
+            "allowed/./x.bin",
+            "allowed//x.bin",
+        ] {
             let (body, content_type) = with_key(key);
             let response = send_form(proxy, "photos", body, &content_type);
             response.assert_s3_error(400, "InvalidArgument");
@@ -610,7 +617,15 @@ fn a_form_key_that_climbs_out_of_its_prefix_is_refused_in_front_of_both_backends
         // The neighbour: a key inside the prefix is stored there.
         let (body, content_type) = with_key("allowed/sub/x.bin");
         let response = send_form(proxy, "photos", body, &content_type);
-        assert!(response.status < 300, "{} {}", response.status, response.text());
-        assert_eq!(std::fs::read(root.join("photos/allowed/sub/x.bin")).unwrap(), b"climbing");
+        assert!(
+            response.status < 300,
+            "{} {}",
+            response.status,
+            response.text()
+        );
+        assert_eq!(
+            std::fs::read(root.join("photos/allowed/sub/x.bin")).unwrap(),
+            b"climbing"
+        );
     }
 }

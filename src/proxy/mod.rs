@@ -429,7 +429,7 @@ impl ProxyHttp for AuthProxy {
                 .with_label_values(&[method_label(method)])
                 .observe(started.elapsed().as_secs_f64());
         }
-        for name in self.backend.hidden_answer_headers() {
+        for name in self.backend.hidden_answer_headers(resp.status.as_u16()) {
             resp.remove_header(name);
         }
         match self.backend.map_answer(method, resp.status.as_u16()) {

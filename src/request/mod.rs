@@ -295,12 +295,17 @@ mod tests {
             resolve("/bkt/a%2Fb", "").unwrap().upstream_target(),
             "/bkt/a/b"
         );
-        // Query names and values are decoded (`+` is a space) and encoded anew.
-        let t = resolve("/bkt", "list-type=2&prefix=a+b%2Fc&delimiter=%2F&uploads").unwrap();
-        assert_eq!(t.query.get("prefix"), Some("a b/c"));
+        // Query names and values are decoded and encoded anew; a raw `+` is the plus that
+        // was signed, sent as `%2B` so no backend reads a space.
+        let t = resolve(
+            "/bkt",
+            "list-type=2&prefix=a+b%20c%2Fd&delimiter=%2F&uploads",
+        )
+        .unwrap();
+        assert_eq!(t.query.get("prefix"), Some("a+b c/d"));
         assert_eq!(
             t.upstream_target(),
-            "/bkt?list-type=2&prefix=a%20b%2Fc&delimiter=%2F&uploads"
+            "/bkt?list-type=2&prefix=a%2Bb%20c%2Fd&delimiter=%2F&uploads"
         );
     }
 
@@ -559,7 +564,10 @@ mod tests {
             action: Action::Read,
             bucket: "bkt".into(),
         };
-        assert_eq!(needs_of("HEAD", "/bkt", &[]).unwrap(), [info.clone()]);
+        assert_eq!(
+            needs_of("HEAD", "/bkt", &[]).unwrap(),
+            std::slice::from_ref(&info)
+        );
         assert_eq!(needs_of("GET", "/bkt?location", &[]).unwrap(), [info]);
         let whole = Need::WholeBucket {
             action: Action::Write,
@@ -573,7 +581,7 @@ mod tests {
         ] {
             assert_eq!(
                 needs_of(method, target, &[]).unwrap(),
-                [whole.clone()],
+                std::slice::from_ref(&whole),
                 "{method} {target}"
             );
         }

@@ -1,7 +1,8 @@
 //! The query of a request as decoded parameters: what selects the S3 operation (`?uploads`,
 //! `?delete`, `?tagging`…) and its arguments (`prefix`, `uploadId`…), read once here and sent
 //! on re-encoded, so the backend cannot read a different operation or prefix from the same
-//! bytes (a repeated name, an encoded `%75ploads`, a `+`) than the one that was authorized.
+//! bytes (a repeated name, an encoded `%75ploads`, a raw `+` some read as a space) than the one
+//! that was authorized and signed.
 
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
@@ -120,7 +121,7 @@ pub struct Query {
 }
 
 impl Query {
-    /// Decode a raw query (without `?`). `+` is a space, as S3 and form decoders read it.
+    /// Decode a raw query (without `?`); a raw `+` is a plus, as the signature covers it.
     /// Refused: a name or value that is not UTF-8 once decoded, an S3 parameter given twice
     /// (backends differ on which one counts; other names pass on, every value in order), a
     /// known sub-resource spelled in another case.
@@ -224,10 +225,11 @@ fn check_spelling(name: &str) -> Result<(), S3Error> {
     }
 }
 
-/// Decode one query component: `+` is a space, then percent-decoding into UTF-8.
+/// Decode one query component: percent-decoding into UTF-8. A raw `+` stays a plus, as the
+/// signature reads it (`auth::sigv4::canonical::canonical_query`): re-encoded as `%2B`, the
+/// backend cannot take it for a space.
 fn decode_component(raw: &str) -> Result<String, S3Error> {
-    let spaced = raw.replace('+', " ");
-    percent_decode_str(&spaced)
+    percent_decode_str(raw)
         .decode_utf8()
         .map(|s| s.into_owned())
         .map_err(|_| {

@@ -56,6 +56,8 @@ pub struct ProxyOptions {
     pub regions: Vec<String>,
     /// `[log] level`.
     pub log_level: String,
+    /// `[log] format`: `text` (default) or `json`.
+    pub log_format: String,
     /// Extra lines for the `[auth]` table (keys not written by default only).
     pub extra_auth: String,
     /// Extra lines for the `[server]` table (keys not written by default only).
@@ -75,6 +77,7 @@ impl Default for ProxyOptions {
             virtual_host_suffixes: Vec::new(),
             regions: vec!["us-east-1".to_string()],
             log_level: "info".to_string(),
+            log_format: "text".to_string(),
             extra_auth: String::new(),
             extra_server: String::new(),
             extra_tables: String::new(),
@@ -110,6 +113,12 @@ impl ProxyOptions {
 
     pub fn with_log_level(mut self, level: &str) -> Self {
         self.log_level = level.to_string();
+        self
+    }
+
+    /// `[log] format = "json"`: one JSON object per access-log line.
+    pub fn with_json_log(mut self) -> Self {
+        self.log_format = "json".to_string();
         self
     }
 
@@ -413,7 +422,7 @@ secrets_poll_interval = "1s"
 {extra_auth}
 [log]
 level = {level}
-format = "text"
+format = {format}
 {extra_tables}
 "#,
         extra_tables = options.extra_tables,
@@ -426,5 +435,6 @@ format = "text"
         },
         extra_auth = options.extra_auth,
         level = toml_string(&options.log_level),
+        format = toml_string(&options.log_format),
     )
 }
