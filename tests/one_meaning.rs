@@ -347,6 +347,13 @@ fn delete_objects_authorizes_every_key_of_its_body() {
     response.assert_success();
     assert!(!setup.root.join("bkt/allowed/mine.txt").exists());
     assert!(setup.root.join("bkt/secret/file.txt").exists());
+
+    // A plain store has no DeleteObjects: refused before its body could be read as anything.
+    let setup = Setup::start("http");
+    let body = delete_body(&["allowed/mine.txt", "secret/file.txt"]);
+    let md5 = md5_base64(&body);
+    let request = setup.scoped("POST", "/bkt?delete", &[("content-md5", &md5)], &body);
+    setup.assert_refused(&request, 501, "NotImplemented");
 }
 
 #[test]
@@ -371,6 +378,18 @@ fn a_listing_needs_read_scopes_over_everything_it_can_return() {
     let text = response.text();
     assert!(text.contains("<Key>allowed/mine.txt</Key>"), "{text}");
     assert!(!text.contains("secret"), "{text}");
+
+    // A plain store has no listing; a folder's GET (nginx would list it) is refused too.
+    let setup = Setup::start("http");
+    for (target, status, code) in [
+        ("/bkt?list-type=2", 403, "AccessDenied"),
+        ("/bkt?list-type=2&prefix=allowed%2F", 501, "NotImplemented"),
+        ("/bkt/allowed/", 501, "NotImplemented"),
+        ("/bkt/", 403, "AccessDenied"),
+    ] {
+        let request = setup.scoped("GET", target, &[], b"");
+        setup.assert_refused(&request, status, code);
+    }
 }
 
 #[test]
@@ -391,4 +410,18 @@ fn bucket_level_writes_need_the_whole_bucket() {
     let response = setup.proxy.send(&delete);
     assert_eq!(response.status, 204, "{}", response.text());
     assert!(!setup.root.join("empty-bucket").exists());
+
+    // In front of nginx a DELETE of a bucket would remove the folder and everything in it.
+    let setup = Setup::start("http");
+    for (method, target) in [
+        ("DELETE", "/bkt"),
+        ("DELETE", "/other/"),
+        ("PUT", "/new-bucket"),
+    ] {
+        let request = setup.scoped(method, target, &[], b"");
+        setup.assert_refused(&request, 403, "AccessDenied");
+    }
+    let mut delete = setup.proxy.request("DELETE", "/other/");
+    Signer::default().sign(&mut delete, Payload::Hashed);
+    setup.assert_refused(&delete, 501, "NotImplemented");
 }

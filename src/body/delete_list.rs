@@ -133,7 +133,12 @@ pub fn parse_delete_keys(body: &[u8]) -> Result<Vec<String>, S3Error> {
         match event {
             Event::Start(e) => {
                 let name = element_name(&e, &parents)?;
-                seen_root |= name == "Delete";
+                if name == "Delete" {
+                    if seen_root {
+                        return Err(malformed("a second Delete element"));
+                    }
+                    seen_root = true;
+                }
                 match name.as_str() {
                     "Object" => keys_in_object = 0,
                     "Key" => key_text = Some(String::new()),
