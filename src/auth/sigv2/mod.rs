@@ -7,9 +7,11 @@
 //! [`canonical`]. [`verify_post_signature`] checks the SigV2 signature of a browser POST form.
 //!
 //! SigV2 signs much less than SigV4: no Host (the bucket only through the resource), no body,
-//! and of the query only the sub-resources. The proxy dispatches with [`is_sigv2`].
+//! and of the query only the sub-resources: every name that selects an S3 operation, so none can
+//! be appended to a signed request ([`sub_resources`]). The proxy dispatches with [`is_sigv2`].
 
 pub mod canonical;
+pub mod sub_resources;
 
 use std::time::{Duration, SystemTime};
 
