@@ -1012,3 +1012,77 @@ fn a_selector_appended_to_a_presigned_url_is_refused() {
     );
     signed.verify(&keys(), at(T)).expect("a URL that signs it");
 }
+
+/// What boto3 sends for `operation`, as printed by `sigv2_sign.py boto3 OPERATION PARAMS --date
+/// 'Fri, 02 Jan 2026 03:04:05 GMT'` (boto3's whole request pipeline, with the signing date
+/// fixed).
+fn boto3_sent(method: &str, path: &str, query: &str, authorization: &str) -> Request {
+    botocore_header_signed(method, path, query, authorization)
+}
+
+#[test]
+fn boto3_bucket_operations_sign_the_bucket_with_a_slash() {
+    // `boto3 create_bucket '{"Bucket":"b"}'`: sends `PUT /b`, signs `/b/`.
+    let create = boto3_sent(
+        "PUT",
+        "/b",
+        "",
+        "AWS AKIDV2TEST:Yxt7RFjE7UcUWo4JUSuYNWYGoAY=",
+    );
+    create.verify(&keys(), at(T)).expect("create_bucket");
+    // `boto3 list_objects_v2 '{"Bucket":"b","Prefix":"p/"}'`: signs `/b/`, nothing of the query.
+    let list = boto3_sent(
+        "GET",
+        "/b",
+        "list-type=2&prefix=p%2F&encoding-type=url",
+        "AWS AKIDV2TEST:hYE2X9o6g9/9SL0N/xkfrK/vads=",
+    );
+    list.verify(&keys(), at(T)).expect("list_objects_v2");
+    // `boto3 get_bucket_acl '{"Bucket":"b"}'`: signs `/b/?acl`.
+    let acl = boto3_sent(
+        "GET",
+        "/b",
+        "acl",
+        "AWS AKIDV2TEST:JDnnO3m3ihayiHHio78pfeTjnGo=",
+    );
+    acl.verify(&keys(), at(T)).expect("get_bucket_acl");
+    // The same bucket virtual-hosted is the same resource, `/b/?acl`.
+    let mut hosted = acl.clone();
+    hosted.path = "/".into();
+    hosted.bucket = Some("b".into());
+    hosted.verify(&keys(), at(T)).expect("virtual-hosted");
+    // The slash is only ever added to a bucket-only path: the same signature does not cover an
+    // object, another bucket, or an appended selector.
+    for (path, query, bucket) in [
+        ("/b/k", "acl", None),
+        ("/b/", "retention&acl", None),
+        ("/c", "acl", None),
+        ("/", "acl", Some("c")),
+        ("/b", "acl&encryption", None),
+    ] {
+        let mut other = acl.clone();
+        other.path = path.into();
+        other.query = query.into();
+        other.bucket = bucket.map(str::to_owned);
+        let err = other.verify(&keys(), at(T)).expect_err(path);
+        assert_eq!(
+            err.code,
+            S3ErrorCode::SignatureDoesNotMatch,
+            "{path}?{query}"
+        );
+    }
+}
+
+#[test]
+fn boto3_get_object_retention_is_refused() {
+    // `boto3 get_object_retention '{"Bucket":"b","Key":"k"}'`: boto3 sends `GET /b/k?retention`
+    // with the signature of `GET /b/k` (it does not sign `retention`), the hole of issue 12.
+    let req = boto3_sent(
+        "GET",
+        "/b/k",
+        "retention",
+        "AWS AKIDV2TEST:s2Kxxq0JMGpJYwTgrS/S2gZwUnk=",
+    );
+    let err = req.verify(&keys(), at(T)).expect_err("unsigned retention");
+    assert_eq!(err.code, S3ErrorCode::SignatureDoesNotMatch);
+}
