@@ -5,7 +5,7 @@ Nothing here is the proxy's code. Two uses:
   sign METHOD URL [--also NAME ...] [--presign EXPIRES] [--date HTTP-DATE] [--header NAME:VALUE ...]
       Signs one request and prints JSON: {"url", "headers", "string_to_sign"}. `--also` adds
       sub-resource names to botocore's QSAOfInterest, as a client that signs them does (MinIO's
-      clients sign `retention` and `legal-hold`); without it the request is signed exactly as
+      SigV2 verifier wants `retention` and `legal-hold` signed); without it the request is signed exactly as
       boto3 with signature_version='s3' signs it. `--presign` makes a presigned URL whose Expires
       is EXPIRES (seconds since the epoch); `--date` fixes the Date header signed (default: now).
 

@@ -18,7 +18,8 @@
 //! SigV2 verifiers sign `retention`, `legal-hold`, `encryption`, `publicAccessBlock` … although
 //! botocore does not. Signing is the one rule with no second list to keep in step: the name is
 //! either covered by the signature or the request fails, and a client that signs more of these
-//! names (MinIO's clients sign `retention` and `legal-hold`) verifies as it does at S3.
+//! names (one written against MinIO, whose verifier wants `retention` and `legal-hold` signed)
+//! verifies here as it does there.
 //!
 //! What is *not* signed, each group for its reason:
 //!
