@@ -13,57 +13,7 @@ use std::borrow::Cow;
 
 use percent_encoding::percent_decode_str;
 
-use super::V2Kind;
-
-/// The query parameters that are part of the CanonicalizedResource, as botocore's
-/// `HmacV1Auth.QSAOfInterest` lists them (botocore/auth.py; the most used SigV2 client, so S3
-/// must sign these too).
-///
-/// It is a superset of the page's list (acl, delete, lifecycle, location, logging, notification,
-/// partNumber, policy, requestPayment, tagging, torrent, uploadId, uploads, versionId, versioning,
-/// versions, website, cors, restore and the six `response-*` overrides): the extras
-/// (accelerate, analytics, defaultObjectAcl, inventory, metrics, object-lock, replication,
-/// select, select-type, storageClass) each select another operation on the same path, so
-/// leaving them unsigned would let anyone who captured a signed request append one and turn,
-/// say, a bucket `DELETE` into `DELETE ?replication`. A client that follows the page's shorter
-/// list only differs when it calls one of those APIs, which such clients never offer.
-pub const SIGNED_SUB_RESOURCES: [&str; 35] = [
-    "accelerate",
-    "acl",
-    "analytics",
-    "cors",
-    "defaultObjectAcl",
-    "delete",
-    "inventory",
-    "lifecycle",
-    "location",
-    "logging",
-    "metrics",
-    "notification",
-    "object-lock",
-    "partNumber",
-    "policy",
-    "replication",
-    "requestPayment",
-    "response-cache-control",
-    "response-content-disposition",
-    "response-content-encoding",
-    "response-content-language",
-    "response-content-type",
-    "response-expires",
-    "restore",
-    "select",
-    "select-type",
-    "storageClass",
-    "tagging",
-    "torrent",
-    "uploadId",
-    "uploads",
-    "versionId",
-    "versioning",
-    "versions",
-    "website",
-];
+use super::{sub_resources, V2Kind};
 
 /// `http` has no constant for it.
 pub const CONTENT_MD5: &str = "content-md5";
@@ -254,7 +204,8 @@ pub fn canonicalized_amz_headers(
 /// CNAME), then the path exactly as sent (still percent-encoded, not normalised), then the
 /// signed sub-resources.
 ///
-/// Sub-resources ([`SIGNED_SUB_RESOURCES`]) are sorted by name (stable: repeats keep their
+/// Sub-resources (every name [`sub_resources::is_signed`] accepts: what clients sign and every
+/// other name that selects an S3 operation) are sorted by name (stable: repeats keep their
 /// order), written `?name` or `?name=value` (`&` between), as botocore's `canonical_resource`
 /// and boto 2's `canonical_string` do: a parameter sent without `=` is signed without `=`, and
 /// the value is percent-*decoded* (`unquote_v`). The page agrees for the `response-*`
@@ -274,7 +225,7 @@ pub fn canonicalized_resource(
     }
     out.extend_from_slice(raw_path.as_bytes());
     let mut signed: Vec<(Cow<'_, str>, Option<&str>)> = query_params(raw_query)
-        .filter(|(name, _)| SIGNED_SUB_RESOURCES.contains(&name.as_ref()))
+        .filter(|(name, _)| sub_resources::is_signed(name))
         .collect();
     signed.sort_by(|a, b| a.0.cmp(&b.0));
     for (n, (name, value)) in signed.iter().enumerate() {
@@ -297,14 +248,6 @@ mod tests {
     }
 
     #[test]
-    fn sub_resource_list_is_sorted_and_unique() {
-        let mut sorted = SIGNED_SUB_RESOURCES.to_vec();
-        sorted.sort_unstable();
-        sorted.dedup();
-        assert_eq!(sorted, SIGNED_SUB_RESOURCES);
-    }
-
-    #[test]
     fn only_sub_resources_are_in_the_resource() {
         assert_eq!(resource(None, "/b/k", "foo=bar"), "/b/k");
         assert_eq!(resource(None, "/b/k", "foo=bar&acl"), "/b/k?acl");
@@ -317,6 +260,24 @@ mod tests {
             resource(None, "/b", "versions&versioning&versionId=v"),
             "/b?versionId=v&versioning&versions"
         );
+    }
+
+    #[test]
+    fn operation_selectors_are_in_the_resource_listing_parameters_are_not() {
+        assert_eq!(
+            resource(
+                None,
+                "/b/k",
+                "retention&prefix=a&list-type=2&x-id=GetObject&id=7"
+            ),
+            "/b/k?retention"
+        );
+        assert_eq!(
+            resource(None, "/b", "publicAccessBlock&acl&max-keys=2"),
+            "/b?acl&publicAccessBlock"
+        );
+        // Another case is signed as it was sent.
+        assert_eq!(resource(None, "/b/k", "Retention=x"), "/b/k?Retention=x");
     }
 
     #[test]

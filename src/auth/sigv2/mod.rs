@@ -7,9 +7,11 @@
 //! [`canonical`]. [`verify_post_signature`] checks the SigV2 signature of a browser POST form.
 //!
 //! SigV2 signs much less than SigV4: no Host (the bucket only through the resource), no body,
-//! and of the query only the sub-resources. The proxy dispatches with [`is_sigv2`].
+//! and of the query only the sub-resources: every name that selects an S3 operation, so none can
+//! be appended to a signed request ([`sub_resources`]). The proxy dispatches with [`is_sigv2`].
 
 pub mod canonical;
+pub mod sub_resources;
 
 use std::time::{Duration, SystemTime};
 
@@ -172,22 +174,55 @@ pub fn verify(
     };
     let string_to_sign =
         string_to_sign_bytes(req, virtual_host_bucket, &claim.date_line, claim.kind);
-    let Some(mac) = keys.hmac_sha1(&claim.access_key, &string_to_sign) else {
-        return Err(S3Error::new(
-            S3ErrorCode::InvalidAccessKeyId,
-            "The AWS Access Key Id you provided does not exist in our records.",
-        ));
-    };
-    if !signatures_match(&encode_signature(&mac), &claim.signature) {
-        return Err(signature_mismatch(
-            String::from_utf8_lossy(&string_to_sign).into_owned(),
-        ));
+    if !signs(keys, &claim, &string_to_sign)? {
+        let with_slash = bucket_only_path_with_slash(req, virtual_host_bucket).map(|raw_path| {
+            let req = RequestParts {
+                raw_path: &raw_path,
+                ..*req
+            };
+            string_to_sign_bytes(&req, None, &claim.date_line, claim.kind)
+        });
+        if !matches!(with_slash, Some(sts) if signs(keys, &claim, &sts)?) {
+            return Err(signature_mismatch(
+                String::from_utf8_lossy(&string_to_sign).into_owned(),
+            ));
+        }
     }
     Ok(AuthorizedV2 {
         access_key: claim.access_key,
         kind: claim.kind,
         _proof: (),
     })
+}
+
+/// Whether `claim`'s signature is the one its access key makes over `string_to_sign` (constant
+/// time); `InvalidAccessKeyId` when the key is unknown.
+fn signs(keys: &dyn SigV2Keys, claim: &Claim, string_to_sign: &[u8]) -> Result<bool, S3Error> {
+    let Some(mac) = keys.hmac_sha1(&claim.access_key, string_to_sign) else {
+        return Err(S3Error::new(
+            S3ErrorCode::InvalidAccessKeyId,
+            "The AWS Access Key Id you provided does not exist in our records.",
+        ));
+    };
+    Ok(signatures_match(&encode_signature(&mac), &claim.signature))
+}
+
+/// For a path-style request to a bucket itself (`/bucket`, no key, not even the `/`): the path
+/// with a `/` appended, which is how S3 and botocore write the bucket's resource. botocore sends
+/// `PUT /bucket` but signs `/bucket/` ("If the request URI is ONLY a bucket, the auth_path must
+/// be terminated with a '/' character to generate a signature that the server will accept",
+/// botocore/handlers.py), for every bucket operation of boto3 with `signature_version='s3'`
+/// (create_bucket, list_objects_v2, get_bucket_acl, …) and its presigned bucket URLs. Both
+/// resources name the same bucket, so accepting either grants nothing more. `None` otherwise.
+fn bucket_only_path_with_slash(
+    req: &RequestParts<'_>,
+    virtual_host_bucket: Option<&str>,
+) -> Option<String> {
+    let bucket = req.raw_path.strip_prefix('/')?;
+    if virtual_host_bucket.is_some() || bucket.is_empty() || bucket.contains('/') {
+        return None;
+    }
+    Some(format!("{}/", req.raw_path))
 }
 
 /// The `Authorization` value for header auth, `None` for presigned.

@@ -830,3 +830,259 @@ fn the_credential_store_signs_without_handing_out_the_secret() {
     .expect("the store's HMAC verifies the page's example");
     assert_eq!(SigV2Keys::hmac_sha1(&store, "UNKNOWN", b"x"), None);
 }
+
+// ---- Sub-resources (`sub_resources`): every name that selects an S3 operation is signed. The
+// expected signatures below are botocore's, never computed by the proxy's code: each was printed
+// by `tests/python/sigv2_sign.py` (the command is above it; run from tests/python with the test
+// venv's python, `.venv-test/bin/python`), with the `AK`/`SECRET`/`T_HTTP` of this file.
+
+/// A request carrying the `Authorization` botocore computed for it.
+fn botocore_header_signed(method: &str, path: &str, query: &str, authorization: &str) -> Request {
+    let mut req = get(path, query)
+        .header("date", T_HTTP)
+        .header("authorization", authorization);
+    req.method = method.into();
+    req
+}
+
+/// `sign GET 'http://s3.example.com/b/k' --date 'Fri, 02 Jan 2026 03:04:05 GMT'`: boto3 with
+/// `signature_version='s3'` reading an object. botocore signs `GET /b/k?retention` the same way
+/// (it does not sign `retention`), which is how the appended selector went unnoticed.
+const BOTOCORE_GET_OBJECT: &str = "AWS AKIDV2TEST:s2Kxxq0JMGpJYwTgrS/S2gZwUnk=";
+
+#[test]
+fn every_operation_selector_appended_to_a_signed_get_is_refused() {
+    let plain = botocore_header_signed("GET", "/b/k", "", BOTOCORE_GET_OBJECT);
+    plain
+        .verify(&keys(), at(T))
+        .expect("the signed request verifies");
+    let names = sub_resources::CLIENT_SIGNED
+        .iter()
+        .chain(sub_resources::OPERATION_SELECTORS.iter());
+    for name in names {
+        let upper = name.to_ascii_uppercase();
+        let encoded = format!("%{:02X}{}", name.as_bytes()[0], &name[1..]);
+        for query in [
+            name.to_string(),
+            format!("{name}="),
+            format!("{name}=1"),
+            format!("x=1&{name}"),
+            upper,
+            encoded,
+        ] {
+            let mut tampered = plain.clone();
+            tampered.query = query.clone();
+            let err = tampered
+                .verify(&keys(), at(T))
+                .expect_err("an unsigned selector");
+            assert_eq!(err.code, S3ErrorCode::SignatureDoesNotMatch, "?{query}");
+        }
+    }
+}
+
+#[test]
+fn listing_parameters_list_type_ids_and_the_operation_hint_stay_unsigned() {
+    // `sign GET 'http://s3.example.com/b?list-type=2&prefix=p%2F&max-keys=5' --date '…'`:
+    // boto3's list_objects_v2 with signature_version='s3' signs none of them.
+    let req = botocore_header_signed(
+        "GET",
+        "/b",
+        "list-type=2&prefix=p%2F&max-keys=5",
+        "AWS AKIDV2TEST:MV+TGgHDlUNbM+POW7SiWsffMpw=",
+    );
+    assert_eq!(req.string_to_sign(), format!("GET\n\n\n{T_HTTP}\n/b"));
+    req.verify(&keys(), at(T))
+        .expect("botocore's listing verifies");
+    let unsigned = sub_resources::LISTING_PARAMETERS
+        .iter()
+        .chain(sub_resources::CONFIGURATION_IDS.iter())
+        .chain([sub_resources::LIST_TYPE, sub_resources::OPERATION_HINT].iter());
+    for name in unsigned {
+        let mut other = req.clone();
+        other.query = format!("{}&{name}=v", req.query);
+        other.verify(&keys(), at(T)).expect(name);
+    }
+}
+
+#[test]
+fn a_selector_botocore_sent_unsigned_is_refused() {
+    // boto3's get_object_retention with signature_version='s3' sends exactly this: `retention`
+    // is not in its QSAOfInterest, so the signature is the plain GET's.
+    let req = botocore_header_signed("GET", "/b/k", "retention", BOTOCORE_GET_OBJECT);
+    let err = req
+        .verify(&keys(), at(T))
+        .expect_err("retention is unsigned");
+    assert_eq!(err.code, S3ErrorCode::SignatureDoesNotMatch);
+    // The string to sign in the error shows the client what it should have signed.
+    assert_eq!(
+        err.string_to_sign.as_deref(),
+        Some(format!("GET\n\n\n{T_HTTP}\n/b/k?retention").as_str())
+    );
+}
+
+#[test]
+fn a_client_that_signs_the_selector_is_accepted() {
+    let cases = [
+        // `sign GET 'http://s3.example.com/b/k?tagging' --date '…'` (botocore signs tagging)
+        (
+            "GET",
+            "/b/k",
+            "tagging",
+            "AWS AKIDV2TEST:We+uA8saO3ClcTWxIflvznEAxB4=",
+        ),
+        // `sign GET 'http://s3.example.com/b/k?retention' --date '…' --also retention`
+        (
+            "GET",
+            "/b/k",
+            "retention",
+            "AWS AKIDV2TEST:SnTKy4Dy7jt86cCoPBKE6gPNewU=",
+        ),
+        // `sign DELETE 'http://s3.example.com/b?publicAccessBlock' --date '…'
+        //  --also publicAccessBlock`
+        (
+            "DELETE",
+            "/b",
+            "publicAccessBlock",
+            "AWS AKIDV2TEST:47/MvRjQNf3yPHKmK/UxvTSuacI=",
+        ),
+        // `sign GET 'http://s3.example.com/b/k?attributes&versionId=v1' --date '…'
+        //  --also attributes`
+        (
+            "GET",
+            "/b/k",
+            "attributes&versionId=v1",
+            "AWS AKIDV2TEST:pynKq8DDkxNqcvgXGX80YyQaPdI=",
+        ),
+    ];
+    for (method, path, query, authorization) in cases {
+        let req = botocore_header_signed(method, path, query, authorization);
+        req.verify(&keys(), at(T))
+            .unwrap_or_else(|e| panic!("{method} {path}?{query}: {e:?}"));
+    }
+    // `sign PUT 'http://s3.example.com/b/k?legal-hold' --date '…' --also legal-hold
+    //  --header 'Content-Type:application/xml'`
+    let req = botocore_header_signed(
+        "PUT",
+        "/b/k",
+        "legal-hold",
+        "AWS AKIDV2TEST:ykk1M+psHG7zMOwaFBLM0sPALYU=",
+    )
+    .header("content-type", "application/xml");
+    req.verify(&keys(), at(T)).expect("PUT ?legal-hold signed");
+    let mut removed = req.clone();
+    removed.query = String::new();
+    let err = removed
+        .verify(&keys(), at(T))
+        .expect_err("the signature names it");
+    assert_eq!(err.code, S3ErrorCode::SignatureDoesNotMatch);
+}
+
+#[test]
+fn a_selector_appended_to_a_presigned_url_is_refused() {
+    const EXPIRES: i64 = 1_767_326_645;
+    // `sign GET 'http://s3.example.com/b/k' --presign 1767326645`
+    let plain = get(
+        "/b/k",
+        "AWSAccessKeyId=AKIDV2TEST&Signature=COszEz94R25e%2FfUqQenM7SNLBok%3D&Expires=1767326645",
+    );
+    plain.verify(&keys(), at(T)).expect("the URL verifies");
+    for appended in [
+        "&retention",
+        "&legal-hold=",
+        "&attributes",
+        "&torrent",
+        "&session",
+    ] {
+        let mut tampered = plain.clone();
+        tampered.query.push_str(appended);
+        let err = tampered.verify(&keys(), at(T)).expect_err(appended);
+        assert_eq!(err.code, S3ErrorCode::SignatureDoesNotMatch, "{appended}");
+        assert!(
+            err.string_to_sign
+                .as_deref()
+                .is_some_and(|s| s.starts_with(&format!("GET\n\n\n{EXPIRES}\n/b/k?"))),
+            "{err:?}"
+        );
+    }
+    // `sign GET 'http://s3.example.com/b/k?retention' --presign 1767326645 --also retention`
+    let signed = get(
+        "/b/k",
+        "retention&AWSAccessKeyId=AKIDV2TEST&Signature=pX4n8sHuA12B0yK1WqY6pMfABcY%3D\
+         &Expires=1767326645",
+    );
+    signed.verify(&keys(), at(T)).expect("a URL that signs it");
+}
+
+/// What boto3 sends for `operation`, as printed by `sigv2_sign.py boto3 OPERATION PARAMS --date
+/// 'Fri, 02 Jan 2026 03:04:05 GMT'` (boto3's whole request pipeline, with the signing date
+/// fixed).
+fn boto3_sent(method: &str, path: &str, query: &str, authorization: &str) -> Request {
+    botocore_header_signed(method, path, query, authorization)
+}
+
+#[test]
+fn boto3_bucket_operations_sign_the_bucket_with_a_slash() {
+    // `boto3 create_bucket '{"Bucket":"b"}'`: sends `PUT /b`, signs `/b/`.
+    let create = boto3_sent(
+        "PUT",
+        "/b",
+        "",
+        "AWS AKIDV2TEST:Yxt7RFjE7UcUWo4JUSuYNWYGoAY=",
+    );
+    create.verify(&keys(), at(T)).expect("create_bucket");
+    // `boto3 list_objects_v2 '{"Bucket":"b","Prefix":"p/"}'`: signs `/b/`, nothing of the query.
+    let list = boto3_sent(
+        "GET",
+        "/b",
+        "list-type=2&prefix=p%2F&encoding-type=url",
+        "AWS AKIDV2TEST:hYE2X9o6g9/9SL0N/xkfrK/vads=",
+    );
+    list.verify(&keys(), at(T)).expect("list_objects_v2");
+    // `boto3 get_bucket_acl '{"Bucket":"b"}'`: signs `/b/?acl`.
+    let acl = boto3_sent(
+        "GET",
+        "/b",
+        "acl",
+        "AWS AKIDV2TEST:JDnnO3m3ihayiHHio78pfeTjnGo=",
+    );
+    acl.verify(&keys(), at(T)).expect("get_bucket_acl");
+    // The same bucket virtual-hosted is the same resource, `/b/?acl`.
+    let mut hosted = acl.clone();
+    hosted.path = "/".into();
+    hosted.bucket = Some("b".into());
+    hosted.verify(&keys(), at(T)).expect("virtual-hosted");
+    // The slash is only ever added to a bucket-only path: the same signature does not cover an
+    // object, another bucket, or an appended selector.
+    for (path, query, bucket) in [
+        ("/b/k", "acl", None),
+        ("/b/", "retention&acl", None),
+        ("/c", "acl", None),
+        ("/", "acl", Some("c")),
+        ("/b", "acl&encryption", None),
+    ] {
+        let mut other = acl.clone();
+        other.path = path.into();
+        other.query = query.into();
+        other.bucket = bucket.map(str::to_owned);
+        let err = other.verify(&keys(), at(T)).expect_err(path);
+        assert_eq!(
+            err.code,
+            S3ErrorCode::SignatureDoesNotMatch,
+            "{path}?{query}"
+        );
+    }
+}
+
+#[test]
+fn boto3_get_object_retention_is_refused() {
+    // `boto3 get_object_retention '{"Bucket":"b","Key":"k"}'`: boto3 sends `GET /b/k?retention`
+    // with the signature of `GET /b/k` (it does not sign `retention`), the hole of issue 12.
+    let req = boto3_sent(
+        "GET",
+        "/b/k",
+        "retention",
+        "AWS AKIDV2TEST:s2Kxxq0JMGpJYwTgrS/S2gZwUnk=",
+    );
+    let err = req.verify(&keys(), at(T)).expect_err("unsigned retention");
+    assert_eq!(err.code, S3ErrorCode::SignatureDoesNotMatch);
+}
