@@ -3,12 +3,15 @@
 //! The mode comes from `x-amz-content-sha256` alone (what the signature covers): minio-go sends
 //! signed chunks without `Content-Encoding: aws-chunked`, the CRT client the trailer mode with a
 //! Content-Length. A plain body gets the whole-payload verifier (SHA-256, Content-MD5,
-//! `x-amz-checksum-*`), an aws-chunked one the chunked decoder.
+//! `x-amz-checksum-*`), an aws-chunked one the chunked decoder (chunk signatures, trailers,
+//! Content-MD5 and checksums of the decoded payload). Both get the same integrity claims, read
+//! once by `body::claims` from the headers and the query.
 
 use bytes::Bytes;
 use http::header;
 
-use super::chunked::{parse_trailer_header, AwsChunkedVerifier, ChunkedExpectations, ChunkedMode};
+use super::chunked::{AwsChunkedVerifier, ChunkedExpectations, ChunkedMode};
+use super::claims::{ChecksumClaim, IntegrityClaims};
 use super::payload::{PayloadExpectations, PayloadVerifier};
 use super::BodyVerifier;
 use crate::auth::sigv4::PayloadMode;
@@ -85,10 +88,12 @@ pub struct BodyPlan {
     pub decoded_length: Option<u64>,
 }
 
-/// Decide the body verifier of a request whose head verified.
+/// Decide the body verifier of a request whose head verified. `raw_query` is the query as
+/// received: a presigned URL carries integrity claims there, treated as headers are.
 pub fn plan(
     method: &http::Method,
     headers: &http::HeaderMap,
+    raw_query: &str,
     verified: &Verified,
     options: PlanOptions,
 ) -> Result<BodyPlan, S3Error> {
@@ -104,18 +109,20 @@ pub fn plan(
     match chunked_mode {
         Some(mode) => {
             let decoded_length = decoded_content_length(headers)?;
-            let declared_trailers = match headers.get("x-amz-trailer") {
-                Some(v) => parse_trailer_header(v.to_str().map_err(|_| {
-                    S3Error::new(S3ErrorCode::InvalidArgument, "x-amz-trailer is not ASCII.")
-                })?)?,
-                None => Vec::new(),
+            let claims = IntegrityClaims::from_head(headers, raw_query)?;
+            let (declared_trailers, header_checksums) = match claims.checksum {
+                None => (Vec::new(), Vec::new()),
+                Some(ChecksumClaim::Trailer(algorithm)) => (vec![algorithm], Vec::new()),
+                Some(ChecksumClaim::Value(algorithm, digest)) => {
+                    (Vec::new(), vec![(algorithm, digest)])
+                }
             };
-            let header_checksums = PayloadExpectations::from_headers(headers, None)?.checksums;
             let verifier = AwsChunkedVerifier::new(ChunkedExpectations {
                 mode,
                 decoded_length,
                 declared_trailers,
                 header_checksums,
+                content_md5: claims.content_md5,
                 max_chunk_size: options.max_chunk_size,
                 compute_md5,
             })?;
@@ -135,7 +142,7 @@ pub fn plan(
                 PayloadMode::Sha256(digest) => Some(digest),
                 _ => None,
             };
-            let mut expectations = PayloadExpectations::from_headers(headers, sha256)?;
+            let mut expectations = PayloadExpectations::from_head(headers, raw_query, sha256)?;
             expectations.compute_md5 = compute_md5;
             Ok(BodyPlan {
                 check: BodyCheck::Whole(PayloadVerifier::new(expectations)),
@@ -243,7 +250,7 @@ mod tests {
         h: &http::HeaderMap,
         v: &Verified,
     ) -> Result<BodyPlan, S3Error> {
-        plan(&method, h, v, OPTIONS)
+        plan(&method, h, "", v, OPTIONS)
     }
 
     #[test]
@@ -345,6 +352,114 @@ mod tests {
         for (v, h, code) in cases {
             let err = plan_of(http::Method::PUT, &h, &v).err().unwrap();
             assert_eq!(err.code, code, "{h:?}: {err}");
+        }
+    }
+
+    /// Feed `body` whole to the plan's check and finish.
+    fn outcome(plan: Result<BodyPlan, S3Error>, body: &'static [u8]) -> Result<Bytes, S3Error> {
+        let mut check = plan?.check;
+        let released = check.feed_piece(Bytes::from_static(body), true)?;
+        Ok(released)
+    }
+
+    /// MD5("abc") (RFC 1321) and MD5("abd") (Python's hashlib), base64.
+    const ABC_MD5_B64: &str = "kAFQmDzST7DWlj99KOF/cg==";
+    const ABD_MD5_B64: &str = "SRHlFuWqIdMnUS4Mixl2Fg==";
+
+    #[test]
+    fn content_md5_is_checked_on_aws_chunked_uploads_too() {
+        let v = verified(PayloadMode::StreamingUnsignedTrailer, None);
+        let wire: &[u8] = b"3\r\nabc\r\n0\r\n\r\n";
+        for (md5, ok) in [(ABC_MD5_B64, true), (ABD_MD5_B64, false)] {
+            let h = headers(&[("x-amz-decoded-content-length", "3"), ("content-md5", md5)]);
+            let result = outcome(plan_of(http::Method::PUT, &h, &v), wire);
+            match ok {
+                true => assert_eq!(result, Ok(Bytes::from_static(b"abc"))),
+                false => assert_eq!(result.map_err(|e| e.code), Err(S3ErrorCode::BadDigest)),
+            }
+        }
+    }
+
+    #[test]
+    fn the_query_of_a_presigned_url_carries_claims_in_every_body_mode() {
+        let plain = verified(PayloadMode::Unsigned, None);
+        let streaming = verified(PayloadMode::StreamingUnsignedTrailer, None);
+        let plain_h = headers(&[("content-length", "3")]);
+        let chunked_h = headers(&[("x-amz-decoded-content-length", "3")]);
+        let wire: &'static [u8] = b"3\r\nabc\r\n0\r\n\r\n";
+        // CRC-32 of "abc" is 0x352441C2 (zlib): NSRBwg== in base64.
+        for query in [
+            "x-amz-checksum-crc32=NSRBwg%3D%3D",
+            "content-md5=kAFQmDzST7DWlj99KOF%2Fcg%3D%3D",
+        ] {
+            let cases: [(&Verified, &http::HeaderMap, &'static [u8]); 2] =
+                [(&plain, &plain_h, b"abc"), (&streaming, &chunked_h, wire)];
+            for (v, h, body) in cases {
+                let p = plan(&http::Method::PUT, h, query, v, OPTIONS);
+                assert_eq!(outcome(p, body), Ok(Bytes::from_static(b"abc")), "{query}");
+                let tampered: &'static [u8] = if body == b"abc" {
+                    b"abd"
+                } else {
+                    b"3\r\nabd\r\n0\r\n\r\n"
+                };
+                let p = plan(&http::Method::PUT, h, query, v, OPTIONS);
+                let err = outcome(p, tampered).expect_err("tampered");
+                assert_eq!(err.code, S3ErrorCode::BadDigest, "{query}: {err}");
+            }
+        }
+    }
+
+    #[test]
+    fn one_checksum_per_request_in_every_body_mode() {
+        let streaming = verified(PayloadMode::StreamingUnsignedTrailer, None);
+        let plain = verified(PayloadMode::Unsigned, None);
+        let cases = [
+            (
+                &streaming,
+                headers(&[
+                    ("x-amz-decoded-content-length", "3"),
+                    ("x-amz-trailer", "x-amz-checksum-crc32c"),
+                    ("x-amz-checksum-crc32", "NSRBwg=="),
+                ]),
+                "",
+            ),
+            (
+                &streaming,
+                headers(&[
+                    ("x-amz-decoded-content-length", "3"),
+                    (
+                        "x-amz-trailer",
+                        "x-amz-checksum-crc32,x-amz-checksum-crc32c",
+                    ),
+                ]),
+                "",
+            ),
+            (
+                &plain,
+                headers(&[
+                    ("content-length", "3"),
+                    ("x-amz-checksum-crc32", "NSRBwg=="),
+                ]),
+                "x-amz-checksum-crc32c=Nks%2Ftw%3D%3D",
+            ),
+            (
+                &plain,
+                headers(&[
+                    ("content-length", "3"),
+                    ("x-amz-checksum-crc33", "NSRBwg=="),
+                ]),
+                "",
+            ),
+        ];
+        for (v, h, query) in cases {
+            let err = plan(&http::Method::PUT, &h, query, v, OPTIONS)
+                .err()
+                .expect("refused");
+            assert_eq!(
+                err.code,
+                S3ErrorCode::InvalidRequest,
+                "{h:?} {query}: {err}"
+            );
         }
     }
 

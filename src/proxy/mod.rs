@@ -93,7 +93,13 @@ impl AuthProxy {
             max_chunk_size: self.config.limits.max_chunk_size,
             compute_md5: self.backend.wants_md5_etag(),
         };
-        let plan = plan::plan(request.method, &request.headers, &verified, options)?;
+        let plan = plan::plan(
+            request.method,
+            &request.headers,
+            request.raw_query,
+            &verified,
+            options,
+        )?;
         ctx.body.start(plan, body_follows)
     }
 
