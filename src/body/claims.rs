@@ -175,7 +175,7 @@ impl Collector {
             &self.content_md5,
             S3ErrorCode::InvalidDigest,
             CONTENT_MD5,
-            |raw| parse_content_md5(raw),
+            parse_content_md5,
         )?;
         let value = match self.checksums.into_iter().next() {
             Some((algorithm, values)) => {
