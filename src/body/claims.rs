@@ -83,19 +83,24 @@ impl IntegrityClaims {
     /// The claims of a request head: its headers, its query (`raw_query` as received, without
     /// the `?`) and its `x-amz-trailer` declaration.
     pub fn from_head(headers: &HeaderMap, raw_query: &str) -> Result<IntegrityClaims, S3Error> {
-        let mut collector = Collector::default();
-        for (name, value) in headers {
-            collector.add(name.as_str(), value.as_bytes())?;
-        }
-        for pair in raw_query.split('&').filter(|p| !p.is_empty()) {
-            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            let name = percent_decode_str(name).decode_utf8_lossy();
-            if is_claim_name(&name) {
-                let value: Vec<u8> = percent_decode_str(value).collect();
-                collector.add(&name, &value)?;
-            }
-        }
-        collector.finish(declared_trailer(headers)?)
+        let collector = Collector::default();
+        collector.read_head(headers, raw_query)
+    }
+
+    /// The claims of a CompleteMultipartUpload head (`POST /bucket/key?uploadId=…`): its
+    /// `x-amz-checksum-*` headers (and `x-amz-checksum-type`, `x-amz-mp-object-size`) describe
+    /// the object the parts make, which the backend assembles and checks, not the XML body that
+    /// lists the parts (S3 API Reference, CompleteMultipartUpload); composite values even end in
+    /// `-<parts>`. Only `Content-MD5` is a claim about this body.
+    pub fn of_multipart_completion(
+        headers: &HeaderMap,
+        raw_query: &str,
+    ) -> Result<IntegrityClaims, S3Error> {
+        let collector = Collector {
+            body_checksums: false,
+            ..Collector::default()
+        };
+        collector.read_head(headers, raw_query)
     }
 
     /// The claims of a browser POST form's fields (name, value), names case-insensitive. A form
@@ -132,20 +137,57 @@ fn is_claim_name(name: &str) -> bool {
 
 /// The claims found so far, raw: values are decoded and cross-checked by [`Collector::finish`],
 /// after the names, in the order S3 checks them (unknown algorithm, then how many, then values).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Collector {
+    /// Whether `x-amz-checksum-*` and `x-amz-sdk-checksum-algorithm` describe this body (all
+    /// requests but CompleteMultipartUpload).
+    body_checksums: bool,
     content_md5: Vec<Vec<u8>>,
     /// Each algorithm named, with every value given for it.
     checksums: Vec<(ChecksumAlgorithm, Vec<Vec<u8>>)>,
     sdk_algorithm: Vec<Vec<u8>>,
 }
 
+impl Default for Collector {
+    fn default() -> Collector {
+        Collector {
+            body_checksums: true,
+            content_md5: Vec::new(),
+            checksums: Vec::new(),
+            sdk_algorithm: Vec::new(),
+        }
+    }
+}
+
 impl Collector {
+    /// Every header, every claim of the query, and the `x-amz-trailer` declaration.
+    fn read_head(
+        mut self,
+        headers: &HeaderMap,
+        raw_query: &str,
+    ) -> Result<IntegrityClaims, S3Error> {
+        for (name, value) in headers {
+            self.add(name.as_str(), value.as_bytes())?;
+        }
+        for pair in raw_query.split('&').filter(|p| !p.is_empty()) {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let name = percent_decode_str(name).decode_utf8_lossy();
+            if is_claim_name(&name) {
+                let value: Vec<u8> = percent_decode_str(value).collect();
+                self.add(&name, &value)?;
+            }
+        }
+        let trailer = declared_trailer(headers)?;
+        self.finish(trailer)
+    }
+
     /// One header, query parameter or form field; names that are no claim are skipped.
     fn add(&mut self, name: &str, value: &[u8]) -> Result<(), S3Error> {
         let lower = name.to_ascii_lowercase();
         if lower == CONTENT_MD5 {
             self.content_md5.push(value.to_vec());
+        } else if !self.body_checksums {
+            // The object's checksums, not this body's: the backend's to check.
         } else if lower == SDK_CHECKSUM_ALGORITHM {
             self.sdk_algorithm.push(value.to_vec());
         } else if let Some(suffix) = lower.strip_prefix(CHECKSUM_PREFIX) {

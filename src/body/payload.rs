@@ -60,13 +60,22 @@ impl PayloadExpectations {
         raw_query: &str,
         payload_sha256: Option<[u8; 32]>,
     ) -> Result<PayloadExpectations, S3Error> {
+        let claims = IntegrityClaims::from_head(headers, raw_query)?;
+        PayloadExpectations::with_claims(headers, claims, payload_sha256)
+    }
+
+    /// The `Content-Length` of `headers` with claims read already (see [`from_head`](Self::from_head)).
+    pub fn with_claims(
+        headers: &HeaderMap,
+        claims: IntegrityClaims,
+        payload_sha256: Option<[u8; 32]>,
+    ) -> Result<PayloadExpectations, S3Error> {
         let declared_length = single_value(
             headers,
             CONTENT_LENGTH.as_str(),
             S3ErrorCode::InvalidRequest,
             parse_content_length,
         )?;
-        let claims = IntegrityClaims::from_head(headers, raw_query)?;
         PayloadExpectations::from_claims(declared_length, payload_sha256, claims)
     }
 

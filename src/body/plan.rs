@@ -106,10 +106,14 @@ pub fn plan(
     }
     let is_put = method == http::Method::PUT;
     let compute_md5 = is_put && options.compute_md5;
+    let claims = if is_multipart_completion(method, raw_query) {
+        IntegrityClaims::of_multipart_completion(headers, raw_query)?
+    } else {
+        IntegrityClaims::from_head(headers, raw_query)?
+    };
     match chunked_mode {
         Some(mode) => {
             let decoded_length = decoded_content_length(headers)?;
-            let claims = IntegrityClaims::from_head(headers, raw_query)?;
             let (declared_trailers, header_checksums) = match claims.checksum {
                 None => (Vec::new(), Vec::new()),
                 Some(ChecksumClaim::Trailer(algorithm)) => (vec![algorithm], Vec::new()),
@@ -142,7 +146,7 @@ pub fn plan(
                 PayloadMode::Sha256(digest) => Some(digest),
                 _ => None,
             };
-            let mut expectations = PayloadExpectations::from_head(headers, raw_query, sha256)?;
+            let mut expectations = PayloadExpectations::with_claims(headers, claims, sha256)?;
             expectations.compute_md5 = compute_md5;
             Ok(BodyPlan {
                 check: BodyCheck::Whole(PayloadVerifier::new(expectations)),
@@ -150,6 +154,15 @@ pub fn plan(
             })
         }
     }
+}
+
+/// CompleteMultipartUpload: `POST` with an `uploadId` query parameter (S3 API Reference; the
+/// other POSTs on an object, `?uploads`, `?restore`, `?select`, have none).
+fn is_multipart_completion(method: &http::Method, raw_query: &str) -> bool {
+    method == http::Method::POST
+        && raw_query
+            .split('&')
+            .any(|pair| pair.split_once('=').map_or(pair, |(name, _)| name) == "uploadId")
 }
 
 /// The aws-chunked framing the signature announced, if any.
@@ -461,6 +474,50 @@ mod tests {
                 "{h:?} {query}: {err}"
             );
         }
+    }
+
+    /// CompleteMultipartUpload's checksum headers describe the assembled object (its value
+    /// may be composite: base64, `-`, the number of parts); its XML body is checked by its
+    /// signed SHA-256 and Content-MD5 only. Any other POST's checksum is its body's.
+    #[test]
+    fn the_checksum_of_a_multipart_completion_is_the_objects_not_the_bodys() {
+        let v = verified(PayloadMode::Unsigned, None);
+        let object_claims = headers(&[
+            ("content-length", "3"),
+            ("x-amz-checksum-crc32", "NSRBwg==-2"),
+            ("x-amz-checksum-type", "COMPOSITE"),
+        ]);
+        let complete = plan(
+            &http::Method::POST,
+            &object_claims,
+            "uploadId=abc",
+            &v,
+            OPTIONS,
+        );
+        assert_eq!(outcome(complete, b"xyz"), Ok(Bytes::from_static(b"xyz")));
+        let delete = plan(&http::Method::POST, &object_claims, "delete", &v, OPTIONS);
+        assert_eq!(
+            delete.err().map(|e| e.code),
+            Some(S3ErrorCode::InvalidRequest)
+        );
+        let part = plan(
+            &http::Method::PUT,
+            &object_claims,
+            "partNumber=1&uploadId=abc",
+            &v,
+            OPTIONS,
+        );
+        assert_eq!(
+            part.err().map(|e| e.code),
+            Some(S3ErrorCode::InvalidRequest)
+        );
+        // Content-MD5 is about the XML body, also on a completion: MD5("abd") is not "xyz"'s.
+        let md5 = headers(&[("content-length", "3"), ("content-md5", ABD_MD5_B64)]);
+        let complete = plan(&http::Method::POST, &md5, "uploadId=abc", &v, OPTIONS);
+        assert_eq!(
+            outcome(complete, b"xyz").map_err(|e| e.code),
+            Err(S3ErrorCode::BadDigest)
+        );
     }
 
     #[test]

@@ -359,3 +359,27 @@ fn form_fields_are_claims_too_and_go_upstream_as_headers() {
         "a trailer has no header"
     );
 }
+
+#[test]
+fn a_multipart_completion_claims_only_its_content_md5() {
+    let map = headers(&[
+        ("content-md5", ABC_MD5_B64),
+        ("x-amz-checksum-crc32", "y/Q5Jg==-3"),
+        ("x-amz-checksum-sha1", CHECK_SHA1_B64),
+        ("x-amz-sdk-checksum-algorithm", "CRC32C"),
+    ]);
+    let claims = IntegrityClaims::of_multipart_completion(&map, "uploadId=u");
+    assert_eq!(
+        claims,
+        Ok(IntegrityClaims {
+            content_md5: abc_md5(),
+            checksum: None,
+        })
+    );
+    // The same head on any other request is refused: two algorithms.
+    refused(
+        IntegrityClaims::from_head(&map, ""),
+        S3ErrorCode::InvalidRequest,
+        MULTIPLE,
+    );
+}
