@@ -317,7 +317,10 @@ impl Bench {
             return Ok(());
         };
         let object = normalized(&PathBuf::from(&bucket).join(&key));
-        let in_scope = bucket == "bkt" && key.starts_with("allowed/");
+        // The scope `bkt/allowed/*`: its objects, and HEAD of the bucket itself (a read scope
+        // inside it is enough to learn that it exists, README "Secrets file").
+        let in_scope = bucket == "bkt"
+            && (key.starts_with("allowed/") || (key.is_empty() && case.method == "HEAD"));
         for path in &changed {
             prop_assert!(
                 in_scope,

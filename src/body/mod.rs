@@ -8,6 +8,7 @@
 
 pub mod checksum;
 pub mod chunked;
+pub mod claims;
 pub mod delete_list;
 pub(crate) mod holdback;
 pub mod payload;
@@ -173,6 +174,7 @@ mod tests {
             decoded_length: 3,
             declared_trailers: Vec::new(),
             header_checksums: Vec::new(),
+            content_md5: None,
             max_chunk_size: 1024,
             compute_md5: true,
         })

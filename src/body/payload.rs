@@ -8,14 +8,13 @@
 
 use std::mem;
 
-use base64::engine::general_purpose::STANDARD as BASE64;
-use base64::Engine as _;
 use bytes::Bytes;
 use http::header::{HeaderMap, CONTENT_LENGTH};
 use md5::Md5;
 use sha2::{Digest as _, Sha256};
 
 use super::checksum::{ChecksumAlgorithm, Checksummer};
+use super::claims::{ChecksumClaim, IntegrityClaims};
 use super::BodyVerifier;
 use crate::error::{S3Error, S3ErrorCode};
 
@@ -29,7 +28,8 @@ pub struct PayloadExpectations {
     pub sha256: Option<[u8; 32]>,
     /// The `Content-MD5` digest (RFC 1864).
     pub content_md5: Option<[u8; 16]>,
-    /// Each `x-amz-checksum-<algorithm>` value, decoded; at most one per algorithm.
+    /// Each `x-amz-checksum-<algorithm>` value, decoded; at most one per algorithm. The verifier
+    /// checks any number; [`IntegrityClaims`] lets at most one through, as S3 does.
     pub checksums: Vec<(ChecksumAlgorithm, Vec<u8>)>,
     /// Compute the MD5 even without `Content-MD5`, because the proxy answers with it as the
     /// ETag. [`from_headers`](Self::from_headers) leaves it `false`; the caller decides.
@@ -37,18 +37,37 @@ pub struct PayloadExpectations {
 }
 
 impl PayloadExpectations {
+    /// Read the body promises of a request head's headers ([`from_head`](Self::from_head)
+    /// without a query).
+    pub fn from_headers(
+        headers: &HeaderMap,
+        payload_sha256: Option<[u8; 32]>,
+    ) -> Result<PayloadExpectations, S3Error> {
+        PayloadExpectations::from_head(headers, "", payload_sha256)
+    }
+
     /// Read the body promises of a request head. `payload_sha256` is the digest the signature
-    /// covers (`x-amz-content-sha256` when it is a hex digest), already parsed by sigv4.
+    /// covers (`x-amz-content-sha256` when it is a hex digest), already parsed by sigv4;
+    /// `raw_query` the query as received (a presigned URL carries claims there).
     ///
     /// - `Content-Length`: ASCII digits only (RFC 9110 §8.6); several fields with one value are
     ///   that value, differing values are refused (RFC 9112 §6.3 calls it unrecoverable).
-    /// - `Content-MD5`: base64 of 16 bytes, else `InvalidDigest`.
-    /// - `x-amz-checksum-{crc32,crc32c,crc64nvme,sha1,sha256}`: base64 of the digest, else
-    ///   `InvalidRequest`. Several are all checked. `x-amz-checksum-type`,
-    ///   `x-amz-checksum-algorithm` and `x-amz-sdk-checksum-algorithm` name algorithms, carry no
-    ///   value to check, and are ignored.
-    pub fn from_headers(
+    /// - `Content-MD5`, `x-amz-checksum-*`, `x-amz-sdk-checksum-algorithm`, from the headers
+    ///   and the query: [`IntegrityClaims::from_head`] (at most one checksum algorithm). A
+    ///   checksum promised as a trailer cannot come with a plain body: refused.
+    pub fn from_head(
         headers: &HeaderMap,
+        raw_query: &str,
+        payload_sha256: Option<[u8; 32]>,
+    ) -> Result<PayloadExpectations, S3Error> {
+        let claims = IntegrityClaims::from_head(headers, raw_query)?;
+        PayloadExpectations::with_claims(headers, claims, payload_sha256)
+    }
+
+    /// The `Content-Length` of `headers` with claims read already (see [`from_head`](Self::from_head)).
+    pub fn with_claims(
+        headers: &HeaderMap,
+        claims: IntegrityClaims,
         payload_sha256: Option<[u8; 32]>,
     ) -> Result<PayloadExpectations, S3Error> {
         let declared_length = single_value(
@@ -57,28 +76,35 @@ impl PayloadExpectations {
             S3ErrorCode::InvalidRequest,
             parse_content_length,
         )?;
-        let content_md5 = single_value(
-            headers,
-            "content-md5",
-            S3ErrorCode::InvalidDigest,
-            parse_content_md5,
-        )?;
-        let mut checksums = Vec::new();
-        for algorithm in ChecksumAlgorithm::ALL {
-            let value = single_value(
-                headers,
-                algorithm.header_name(),
-                S3ErrorCode::InvalidRequest,
-                |raw| algorithm.decode_value(raw),
-            )?;
-            if let Some(digest) = value {
-                checksums.push((algorithm, digest));
+        PayloadExpectations::from_claims(declared_length, payload_sha256, claims)
+    }
+
+    /// The expectations of a plain body of `declared_length` bytes with these claims (also a
+    /// POST form's file, whose claims are its fields).
+    pub fn from_claims(
+        declared_length: Option<u64>,
+        payload_sha256: Option<[u8; 32]>,
+        claims: IntegrityClaims,
+    ) -> Result<PayloadExpectations, S3Error> {
+        let checksums = match claims.checksum {
+            None => Vec::new(),
+            Some(ChecksumClaim::Value(algorithm, digest)) => vec![(algorithm, digest)],
+            Some(ChecksumClaim::Trailer(algorithm)) => {
+                return Err(S3Error::new(
+                    S3ErrorCode::InvalidRequest,
+                    format!(
+                        "The trailer {} needs an aws-chunked body (x-amz-content-sha256 \
+                         STREAMING-UNSIGNED-PAYLOAD-TRAILER or \
+                         STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER).",
+                        algorithm.header_name()
+                    ),
+                ))
             }
-        }
+        };
         Ok(PayloadExpectations {
             declared_length,
             sha256: payload_sha256,
-            content_md5,
+            content_md5: claims.content_md5,
             checksums,
             compute_md5: false,
         })
@@ -128,18 +154,6 @@ fn parse_content_length(raw: &[u8]) -> Result<u64, S3Error> {
         .ok()
         .and_then(|text| text.parse::<u64>().ok())
         .ok_or_else(invalid)
-}
-
-/// `Content-MD5`: base64 of the 16-byte MD5 digest (RFC 1864), strict padding.
-fn parse_content_md5(raw: &[u8]) -> Result<[u8; 16], S3Error> {
-    let invalid = || {
-        S3Error::new(
-            S3ErrorCode::InvalidDigest,
-            "The Content-MD5 you specified was not valid.",
-        )
-    };
-    let digest = BASE64.decode(raw.trim_ascii()).map_err(|_| invalid())?;
-    <[u8; 16]>::try_from(digest.as_slice()).map_err(|_| invalid())
 }
 
 /// Where a [`PayloadVerifier`] is in its life.
@@ -820,37 +834,80 @@ mod tests {
         map
     }
 
+    /// One checksum algorithm per request (S3 refuses two, see `body::claims`): each of the
+    /// catalogue's CRCs in turn, with the length, the MD5 and the headers that are no claims.
     #[test]
     fn from_headers_reads_length_md5_and_every_checksum() {
-        let crc32 = to_base64(&from_hex(CHECK_CRC32));
-        let crc32c = to_base64(&from_hex(CHECK_CRC32C));
-        let crc64 = to_base64(&from_hex(CHECK_CRC64NVME));
         let md5_b64 = to_base64(&md5(ABC_MD5));
-        let map = headers(&[
-            ("Content-Length", "9"),
-            ("Content-MD5", &md5_b64),
-            ("X-Amz-Checksum-CRC32", &crc32),
-            ("x-amz-checksum-crc32c", &crc32c),
-            ("x-amz-checksum-crc64nvme", &crc64),
-            ("x-amz-checksum-type", "FULL_OBJECT"),
-            ("x-amz-sdk-checksum-algorithm", "CRC32"),
-        ]);
-        let expect = PayloadExpectations::from_headers(&map, None).expect("valid headers");
-        assert_eq!(expect.declared_length, Some(9));
+        let header_names = [
+            "X-Amz-Checksum-CRC32",
+            "x-amz-checksum-crc32c",
+            "x-amz-checksum-crc64nvme",
+        ];
+        let wanted = check_input_expectations().checksums;
+        assert_eq!(wanted.len(), header_names.len());
+        for (name, (algorithm, digest)) in header_names.into_iter().zip(wanted) {
+            let value = to_base64(&digest);
+            let map = headers(&[
+                ("Content-Length", "9"),
+                ("Content-MD5", &md5_b64),
+                (name, &value),
+                ("x-amz-checksum-type", "FULL_OBJECT"),
+                ("x-amz-sdk-checksum-algorithm", algorithm.algorithm_name()),
+            ]);
+            let expect = PayloadExpectations::from_headers(&map, None).expect("valid headers");
+            assert_eq!(expect.declared_length, Some(9));
+            assert_eq!(expect.content_md5, Some(md5(ABC_MD5)));
+            assert_eq!(expect.sha256, None);
+            assert!(!expect.compute_md5);
+            assert_eq!(
+                expect.checksums,
+                vec![(algorithm, digest.clone())],
+                "{name}"
+            );
+            // The md5 is of "abc", the body "123456789": the md5 check is what fails.
+            let err = run_whole(expect.clone(), CHECK_INPUT)
+                .outcome
+                .expect_err("md5 of other body");
+            assert_eq!(err.code, S3ErrorCode::BadDigest);
+            assert!(err.message.contains("Content-MD5"));
+            // Without the MD5, the checksum passes the body it was computed from.
+            let without_md5 = PayloadExpectations {
+                content_md5: None,
+                ..expect
+            };
+            assert_released_whole_body(run_whole(without_md5, CHECK_INPUT), CHECK_INPUT, name);
+        }
+    }
+
+    #[test]
+    fn from_head_reads_the_claims_of_a_presigned_query() {
+        // botocore's SigV2 presigned PUT with ContentMD5: `content-md5` in the query.
+        let map = headers(&[("content-length", "3")]);
+        let query = "AWSAccessKeyId=AKID&content-md5=kAFQmDzST7DWlj99KOF%2Fcg%3D%3D&Expires=1";
+        let expect = PayloadExpectations::from_head(&map, query, None).expect("valid query");
         assert_eq!(expect.content_md5, Some(md5(ABC_MD5)));
-        assert_eq!(expect.sha256, None);
-        assert!(!expect.compute_md5);
-        let mut wanted = check_input_expectations().checksums;
-        wanted.sort_by_key(|(a, _)| a.header_name());
-        let mut got = expect.checksums.clone();
-        got.sort_by_key(|(a, _)| a.header_name());
-        assert_eq!(got, wanted);
-        // The md5 is of "abc", the body "123456789": the md5 check is what fails.
-        let err = run_whole(expect, CHECK_INPUT)
-            .outcome
-            .expect_err("md5 of other body");
-        assert_eq!(err.code, S3ErrorCode::BadDigest);
-        assert!(err.message.contains("Content-MD5"));
+        assert_released_whole_body(run_whole(expect.clone(), b"abc"), b"abc", "md5 in query");
+        assert_refused(run_whole(expect, b"abd"), b"abd", S3ErrorCode::BadDigest);
+        // A hoisted x-amz-checksum-sha256 (SHA-256 of "abc", FIPS 180, in base64).
+        let query = "x-amz-checksum-sha256=ungWv48Bz%2BpBQUDeXa4iI7ADYaOWF3qctBD%2FYfIAFa0%3D";
+        let expect = PayloadExpectations::from_head(&map, query, None).expect("valid query");
+        assert_eq!(
+            expect.checksums,
+            vec![(ChecksumAlgorithm::Sha256, from_hex(ABC_SHA256))]
+        );
+        assert_refused(run_whole(expect, b"abd"), b"abd", S3ErrorCode::BadDigest);
+    }
+
+    #[test]
+    fn a_trailer_cannot_come_with_a_plain_body() {
+        let map = headers(&[
+            ("content-length", "3"),
+            ("x-amz-trailer", "x-amz-checksum-crc32"),
+        ]);
+        let err = PayloadExpectations::from_headers(&map, None).expect_err("no trailer section");
+        assert_eq!(err.code, S3ErrorCode::InvalidRequest);
+        assert!(err.message.contains("x-amz-checksum-crc32"), "{err}");
     }
 
     #[test]

@@ -3,12 +3,15 @@
 //! The mode comes from `x-amz-content-sha256` alone (what the signature covers): minio-go sends
 //! signed chunks without `Content-Encoding: aws-chunked`, the CRT client the trailer mode with a
 //! Content-Length. A plain body gets the whole-payload verifier (SHA-256, Content-MD5,
-//! `x-amz-checksum-*`), an aws-chunked one the chunked decoder.
+//! `x-amz-checksum-*`), an aws-chunked one the chunked decoder (chunk signatures, trailers,
+//! Content-MD5 and checksums of the decoded payload). Both get the same integrity claims, read
+//! once by `body::claims` from the headers and the query.
 
 use bytes::Bytes;
 use http::header;
 
-use super::chunked::{parse_trailer_header, AwsChunkedVerifier, ChunkedExpectations, ChunkedMode};
+use super::chunked::{AwsChunkedVerifier, ChunkedExpectations, ChunkedMode};
+use super::claims::{ChecksumClaim, IntegrityClaims};
 use super::delete_list::DeleteListCheck;
 use super::payload::{PayloadExpectations, PayloadVerifier};
 use super::BodyVerifier;
@@ -101,18 +104,21 @@ pub struct BodyPlan {
     pub decoded_length: Option<u64>,
 }
 
-/// Decide the body verifier of a request whose head verified.
+/// Decide the body verifier of a request whose head verified. `raw_query` is the query as
+/// received: a presigned URL carries integrity claims there, treated as headers are.
 pub fn plan(
     method: &http::Method,
     headers: &http::HeaderMap,
+    raw_query: &str,
     verified: &Verified,
     options: PlanOptions,
 ) -> Result<BodyPlan, S3Error> {
-    let plan = payload_plan(method, headers, verified, options)?;
+    let plan = payload_plan(method, headers, raw_query, verified, options)?;
     let Some(limit) = options.delete_list else {
         return Ok(plan);
     };
-    if !has_integrity_header(headers) {
+    let claims = IntegrityClaims::from_head(headers, raw_query)?;
+    if claims.content_md5.is_none() && claims.checksum.is_none() {
         // S3 requires one: the list of keys to delete must arrive as it was sent.
         return Err(S3Error::new(
             S3ErrorCode::InvalidRequest,
@@ -125,25 +131,11 @@ pub fn plan(
     })
 }
 
-/// Whether the head carries `Content-MD5` or an `x-amz-checksum-<algorithm>` (header or
-/// announced trailer) for the body.
-fn has_integrity_header(headers: &http::HeaderMap) -> bool {
-    let not_a_checksum = [
-        "x-amz-checksum-type",
-        "x-amz-checksum-mode",
-        "x-amz-checksum-algorithm",
-    ];
-    headers.contains_key("content-md5")
-        || headers.contains_key("x-amz-trailer")
-        || headers.keys().any(|name| {
-            name.as_str().starts_with("x-amz-checksum-") && !not_a_checksum.contains(&name.as_str())
-        })
-}
-
 /// The verifier of the payload itself: whole or aws-chunked.
 fn payload_plan(
     method: &http::Method,
     headers: &http::HeaderMap,
+    raw_query: &str,
     verified: &Verified,
     options: PlanOptions,
 ) -> Result<BodyPlan, S3Error> {
@@ -156,21 +148,27 @@ fn payload_plan(
     }
     let is_put = method == http::Method::PUT;
     let compute_md5 = is_put && options.compute_md5;
+    let claims = if is_multipart_completion(method, raw_query) {
+        IntegrityClaims::of_multipart_completion(headers, raw_query)?
+    } else {
+        IntegrityClaims::from_head(headers, raw_query)?
+    };
     match chunked_mode {
         Some(mode) => {
             let decoded_length = decoded_content_length(headers)?;
-            let declared_trailers = match headers.get("x-amz-trailer") {
-                Some(v) => parse_trailer_header(v.to_str().map_err(|_| {
-                    S3Error::new(S3ErrorCode::InvalidArgument, "x-amz-trailer is not ASCII.")
-                })?)?,
-                None => Vec::new(),
+            let (declared_trailers, header_checksums) = match claims.checksum {
+                None => (Vec::new(), Vec::new()),
+                Some(ChecksumClaim::Trailer(algorithm)) => (vec![algorithm], Vec::new()),
+                Some(ChecksumClaim::Value(algorithm, digest)) => {
+                    (Vec::new(), vec![(algorithm, digest)])
+                }
             };
-            let header_checksums = PayloadExpectations::from_headers(headers, None)?.checksums;
             let verifier = AwsChunkedVerifier::new(ChunkedExpectations {
                 mode,
                 decoded_length,
                 declared_trailers,
                 header_checksums,
+                content_md5: claims.content_md5,
                 max_chunk_size: options.max_chunk_size,
                 compute_md5,
             })?;
@@ -190,7 +188,7 @@ fn payload_plan(
                 PayloadMode::Sha256(digest) => Some(digest),
                 _ => None,
             };
-            let mut expectations = PayloadExpectations::from_headers(headers, sha256)?;
+            let mut expectations = PayloadExpectations::with_claims(headers, claims, sha256)?;
             expectations.compute_md5 = compute_md5;
             Ok(BodyPlan {
                 check: BodyCheck::Whole(PayloadVerifier::new(expectations)),
@@ -198,6 +196,15 @@ fn payload_plan(
             })
         }
     }
+}
+
+/// CompleteMultipartUpload: `POST` with an `uploadId` query parameter (S3 API Reference; the
+/// other POSTs on an object, `?uploads`, `?restore`, `?select`, have none).
+fn is_multipart_completion(method: &http::Method, raw_query: &str) -> bool {
+    method == http::Method::POST
+        && raw_query
+            .split('&')
+            .any(|pair| pair.split_once('=').map_or(pair, |(name, _)| name) == "uploadId")
 }
 
 /// The aws-chunked framing the signature announced, if any.
@@ -299,7 +306,7 @@ mod tests {
         h: &http::HeaderMap,
         v: &Verified,
     ) -> Result<BodyPlan, S3Error> {
-        plan(&method, h, v, OPTIONS)
+        plan(&method, h, "", v, OPTIONS)
     }
 
     #[test]
@@ -402,6 +409,158 @@ mod tests {
             let err = plan_of(http::Method::PUT, &h, &v).err().unwrap();
             assert_eq!(err.code, code, "{h:?}: {err}");
         }
+    }
+
+    /// Feed `body` whole to the plan's check and finish.
+    fn outcome(plan: Result<BodyPlan, S3Error>, body: &'static [u8]) -> Result<Bytes, S3Error> {
+        let mut check = plan?.check;
+        let released = check.feed_piece(Bytes::from_static(body), true)?;
+        Ok(released)
+    }
+
+    /// MD5("abc") (RFC 1321) and MD5("abd") (Python's hashlib), base64.
+    const ABC_MD5_B64: &str = "kAFQmDzST7DWlj99KOF/cg==";
+    const ABD_MD5_B64: &str = "SRHlFuWqIdMnUS4Mixl2Fg==";
+
+    #[test]
+    fn content_md5_is_checked_on_aws_chunked_uploads_too() {
+        let v = verified(PayloadMode::StreamingUnsignedTrailer, None);
+        let wire: &[u8] = b"3\r\nabc\r\n0\r\n\r\n";
+        for (md5, ok) in [(ABC_MD5_B64, true), (ABD_MD5_B64, false)] {
+            let h = headers(&[("x-amz-decoded-content-length", "3"), ("content-md5", md5)]);
+            let result = outcome(plan_of(http::Method::PUT, &h, &v), wire);
+            match ok {
+                true => assert_eq!(result, Ok(Bytes::from_static(b"abc"))),
+                false => assert_eq!(result.map_err(|e| e.code), Err(S3ErrorCode::BadDigest)),
+            }
+        }
+    }
+
+    #[test]
+    fn the_query_of_a_presigned_url_carries_claims_in_every_body_mode() {
+        let plain = verified(PayloadMode::Unsigned, None);
+        let streaming = verified(PayloadMode::StreamingUnsignedTrailer, None);
+        let plain_h = headers(&[("content-length", "3")]);
+        let chunked_h = headers(&[("x-amz-decoded-content-length", "3")]);
+        let wire: &'static [u8] = b"3\r\nabc\r\n0\r\n\r\n";
+        // CRC-32 of "abc" is 0x352441C2 (zlib): NSRBwg== in base64.
+        for query in [
+            "x-amz-checksum-crc32=NSRBwg%3D%3D",
+            "content-md5=kAFQmDzST7DWlj99KOF%2Fcg%3D%3D",
+        ] {
+            let cases: [(&Verified, &http::HeaderMap, &'static [u8]); 2] =
+                [(&plain, &plain_h, b"abc"), (&streaming, &chunked_h, wire)];
+            for (v, h, body) in cases {
+                let p = plan(&http::Method::PUT, h, query, v, OPTIONS);
+                assert_eq!(outcome(p, body), Ok(Bytes::from_static(b"abc")), "{query}");
+                let tampered: &'static [u8] = if body == b"abc" {
+                    b"abd"
+                } else {
+                    b"3\r\nabd\r\n0\r\n\r\n"
+                };
+                let p = plan(&http::Method::PUT, h, query, v, OPTIONS);
+                let err = outcome(p, tampered).expect_err("tampered");
+                assert_eq!(err.code, S3ErrorCode::BadDigest, "{query}: {err}");
+            }
+        }
+    }
+
+    #[test]
+    fn one_checksum_per_request_in_every_body_mode() {
+        let streaming = verified(PayloadMode::StreamingUnsignedTrailer, None);
+        let plain = verified(PayloadMode::Unsigned, None);
+        let cases = [
+            (
+                &streaming,
+                headers(&[
+                    ("x-amz-decoded-content-length", "3"),
+                    ("x-amz-trailer", "x-amz-checksum-crc32c"),
+                    ("x-amz-checksum-crc32", "NSRBwg=="),
+                ]),
+                "",
+            ),
+            (
+                &streaming,
+                headers(&[
+                    ("x-amz-decoded-content-length", "3"),
+                    (
+                        "x-amz-trailer",
+                        "x-amz-checksum-crc32,x-amz-checksum-crc32c",
+                    ),
+                ]),
+                "",
+            ),
+            (
+                &plain,
+                headers(&[
+                    ("content-length", "3"),
+                    ("x-amz-checksum-crc32", "NSRBwg=="),
+                ]),
+                "x-amz-checksum-crc32c=Nks%2Ftw%3D%3D",
+            ),
+            (
+                &plain,
+                headers(&[
+                    ("content-length", "3"),
+                    ("x-amz-checksum-crc33", "NSRBwg=="),
+                ]),
+                "",
+            ),
+        ];
+        for (v, h, query) in cases {
+            let err = plan(&http::Method::PUT, &h, query, v, OPTIONS)
+                .err()
+                .expect("refused");
+            assert_eq!(
+                err.code,
+                S3ErrorCode::InvalidRequest,
+                "{h:?} {query}: {err}"
+            );
+        }
+    }
+
+    /// CompleteMultipartUpload's checksum headers describe the assembled object (its value
+    /// may be composite: base64, `-`, the number of parts); its XML body is checked by its
+    /// signed SHA-256 and Content-MD5 only. Any other POST's checksum is its body's.
+    #[test]
+    fn the_checksum_of_a_multipart_completion_is_the_objects_not_the_bodys() {
+        let v = verified(PayloadMode::Unsigned, None);
+        let object_claims = headers(&[
+            ("content-length", "3"),
+            ("x-amz-checksum-crc32", "NSRBwg==-2"),
+            ("x-amz-checksum-type", "COMPOSITE"),
+        ]);
+        let complete = plan(
+            &http::Method::POST,
+            &object_claims,
+            "uploadId=abc",
+            &v,
+            OPTIONS,
+        );
+        assert_eq!(outcome(complete, b"xyz"), Ok(Bytes::from_static(b"xyz")));
+        let delete = plan(&http::Method::POST, &object_claims, "delete", &v, OPTIONS);
+        assert_eq!(
+            delete.err().map(|e| e.code),
+            Some(S3ErrorCode::InvalidRequest)
+        );
+        let part = plan(
+            &http::Method::PUT,
+            &object_claims,
+            "partNumber=1&uploadId=abc",
+            &v,
+            OPTIONS,
+        );
+        assert_eq!(
+            part.err().map(|e| e.code),
+            Some(S3ErrorCode::InvalidRequest)
+        );
+        // Content-MD5 is about the XML body, also on a completion: MD5("abd") is not "xyz"'s.
+        let md5 = headers(&[("content-length", "3"), ("content-md5", ABD_MD5_B64)]);
+        let complete = plan(&http::Method::POST, &md5, "uploadId=abc", &v, OPTIONS);
+        assert_eq!(
+            outcome(complete, b"xyz").map_err(|e| e.code),
+            Err(S3ErrorCode::BadDigest)
+        );
     }
 
     #[test]

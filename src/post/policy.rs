@@ -35,6 +35,7 @@ use crate::auth::sigv4::date::{unix_seconds_of, utc_unix_seconds, RequestDate};
 use crate::auth::sigv4::signing::{signature_hex, signature_is_valid, ALGORITHM};
 use crate::auth::sigv4::{AuthKind, SigningKey};
 use crate::auth::{AuthSettings, SigningKeys};
+use crate::body::claims::IntegrityClaims;
 use crate::error::{S3Error, S3ErrorCode};
 
 /// The field carrying the base64 policy document.
@@ -420,6 +421,9 @@ pub struct VerifiedForm {
     /// The file size allowed, inclusive (intersection of every `content-length-range`); the
     /// proxy enforces it while streaming. May be empty (`min > max`): then every size fails.
     pub content_length_range: Option<(u64, u64)>,
+    /// What the form's `Content-MD5`, `x-amz-checksum-*` (and `x-amz-sdk-checksum-algorithm`)
+    /// fields claim about the file: checked against it before its last byte goes upstream.
+    pub integrity: IntegrityClaims,
     /// What to answer after a successful upload.
     pub success: SuccessAction,
 }
@@ -665,6 +669,10 @@ fn substituted_key(prefix: &FormPrefix) -> Option<String> {
 ///   corrupt the upstream request head. The file part's own `Content-Type` is not forwarded:
 ///   a policy can only constrain the `Content-Type` field, so a type the signer never approved
 ///   must not reach the object.
+/// - `Content-MD5` and `x-amz-checksum-*` fields are the file's integrity claims
+///   ([`IntegrityClaims::from_fields`]: one checksum algorithm, a known one, well-formed
+///   values; `InvalidDigest` / `InvalidRequest` otherwise). The policy must allow them like any
+///   field; the proxy checks them against the file.
 /// - `success_action_redirect` (or the legacy `redirect`) when it is an `http(s)` URL of visible
 ///   ASCII, else `success_action_status` 200 / 201 / 204; anything else → 204. S3 ignores an
 ///   invalid redirect or status the same way.
@@ -691,6 +699,12 @@ pub fn form_outcome(
         key,
         upstream_headers: upstream_headers(prefix)?,
         content_length_range: policy.content_length_range(),
+        integrity: IntegrityClaims::from_fields(
+            prefix
+                .fields
+                .iter()
+                .map(|f| (f.name.as_str(), f.value.as_bytes())),
+        )?,
         success: success_action(prefix),
     })
 }
@@ -1620,6 +1634,73 @@ mod tests {
 
     fn outcome(fields: &[(&str, &str)], filename: Option<&str>) -> Result<VerifiedForm, S3Error> {
         form_outcome(&policy("[]"), &form(fields, filename), "AK")
+    }
+
+    /// A form's `Content-MD5` and `x-amz-checksum-*` fields are the file's integrity claims;
+    /// the same rules as headers (values: MD5("abc") from RFC 1321, CRC-32 of "123456789" from
+    /// the CRC catalogue, SHA-1 of "123456789" from Python's hashlib, all base64).
+    #[test]
+    fn integrity_fields_become_the_forms_claims() {
+        use crate::body::checksum::ChecksumAlgorithm;
+        use crate::body::claims::ChecksumClaim;
+        let o = outcome(
+            &[
+                ("key", "k"),
+                ("Content-MD5", "kAFQmDzST7DWlj99KOF/cg=="),
+                ("x-amz-checksum-crc32", "y/Q5Jg=="),
+            ],
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            o.integrity.content_md5.map(hex::encode).as_deref(),
+            Some("900150983cd24fb0d6963f7d28e17f72")
+        );
+        assert_eq!(
+            o.integrity.checksum,
+            Some(ChecksumClaim::Value(
+                ChecksumAlgorithm::Crc32,
+                vec![0xCB, 0xF4, 0x39, 0x26]
+            ))
+        );
+        assert!(
+            !o.upstream_headers.iter().any(|(n, _)| n == "content-md5"),
+            "the proxy decides where the claims go"
+        );
+        assert_eq!(
+            outcome(&[("key", "k")], None).unwrap().integrity,
+            IntegrityClaims::default()
+        );
+        let refusals = [
+            (
+                &[
+                    ("x-amz-checksum-crc32", "y/Q5Jg=="),
+                    ("x-amz-checksum-sha1", "98O8HYCOBHMq32eZZczDTKeuNEE="),
+                ][..],
+                S3ErrorCode::InvalidRequest,
+            ),
+            (
+                &[("x-amz-checksum-md5", "y/Q5Jg==")][..],
+                S3ErrorCode::InvalidRequest,
+            ),
+            (
+                &[("x-amz-checksum-crc32", "y/Q5Jg")][..],
+                S3ErrorCode::InvalidRequest,
+            ),
+            (
+                &[("Content-MD5", "kAFQmDzST7DWlj99KOF")][..],
+                S3ErrorCode::InvalidDigest,
+            ),
+        ];
+        for (fields, code) in refusals {
+            let mut all = vec![("key", "k")];
+            all.extend_from_slice(fields);
+            assert_eq!(
+                outcome(&all, None).map_err(|e| e.code).err(),
+                Some(code),
+                "{fields:?}"
+            );
+        }
     }
 
     #[test]

@@ -11,7 +11,8 @@
 //! driven from `request_filter`, with Pingora's own HTTP/1 client for the backend.
 //!
 //! The rule kept: the backend is told the file's exact length, and the reader never releases
-//! the file's final byte before the form has ended properly and every check has passed; any
+//! the file's final byte before the form has ended properly and every check has passed (the
+//! policy's size range, the form's `Content-MD5` and `x-amz-checksum-*` fields); any
 //! failure drops the upstream connection with the body short, which the backend discards. A
 //! form without Content-Length goes upstream chunked, and the final chunk is only sent after
 //! the checks.
@@ -20,7 +21,6 @@ use std::time::SystemTime;
 
 use bytes::Bytes;
 use http::header;
-use md5::Digest;
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use pingora::connectors::http::v1::Connector;
 use pingora::http::ResponseHeader;
@@ -30,6 +30,8 @@ use pingora::proxy::Session;
 use super::ctx::{Reply, RequestCtx};
 use crate::auth::{self, Action, Need, Schemes};
 use crate::backend::{Backend, UpstreamLength};
+use crate::body::payload::{PayloadExpectations, PayloadVerifier};
+use crate::body::BodyVerifier;
 use crate::config::Limits;
 use crate::credentials::CredentialStore;
 use crate::error::{xml_escape_into, S3Error, S3ErrorCode};
@@ -109,15 +111,18 @@ impl FormUpload<'_> {
             read_rest(session, &mut reader, &bounds, &mut start.early_file_bytes).await?;
             start.body_done = true;
         }
+        let mut check = self.file_check(&form)?;
+        // Checked before the backend hears of the upload when the whole form is in already.
+        let ready = check_early(&mut check, start.early_file_bytes, start.body_done)?;
         let mut upstream = self.open_upstream(&form, bounds.length).await?;
-        let md5 = self
-            .send_file(session, &mut upstream, &mut reader, &bounds, start, ctx)
-            .await?;
+        let file = FileStream {
+            reader: &mut reader,
+            bounds: &bounds,
+            check: &mut check,
+        };
+        send_file(session, &mut upstream, file, ready, start.body_done, ctx).await?;
         let backend_etag = finish_upstream(&mut upstream).await?;
-        let etag = md5
-            .map(|h| hex::encode(h.finalize()))
-            .or(backend_etag)
-            .unwrap_or_default();
+        let etag = check.md5_hex().or(backend_etag).unwrap_or_default();
         self.answer(session, &ctx.reply, &form, &etag).await
     }
 
@@ -153,42 +158,14 @@ impl FormUpload<'_> {
         Ok(form)
     }
 
-    /// Stream the file: the bytes read with the fields, then the rest of the form as it comes,
-    /// each piece checked before it is released. Returns the MD5 of the file when the plain
-    /// backend's ETag needs it.
-    async fn send_file(
-        &self,
-        session: &mut Session,
-        upstream: &mut UpstreamSession,
-        reader: &mut MultipartReader,
-        bounds: &FileBounds,
-        start: FormStart,
-        ctx: &mut RequestCtx,
-    ) -> Result<Option<md5::Md5>, S3Error> {
-        let mut md5 = self.backend.wants_md5_etag().then(md5::Md5::new);
-        let mut send = |bytes: &Bytes, forwarded: &mut u64| {
-            if let Some(h) = md5.as_mut() {
-                h.update(bytes);
-            }
-            *forwarded += bytes.len() as u64;
-        };
-        for bytes in start.early_file_bytes {
-            send(&bytes, &mut ctx.body.bytes_forwarded);
-            write_upstream(upstream, &bytes).await?;
-        }
-        if !start.body_done {
-            while let Some(piece) = read_piece(session).await? {
-                let released = reader.feed(piece)?;
-                check_growth(reader, bounds)?;
-                send(&released, &mut ctx.body.bytes_forwarded);
-                write_upstream(upstream, &released).await?;
-            }
-            let tail = reader.finish()?;
-            end_checks(reader, bounds)?;
-            send(&tail, &mut ctx.body.bytes_forwarded);
-            write_upstream(upstream, &tail).await?;
-        }
-        Ok(md5)
+    /// The check of the file's bytes: its integrity claims (the form's `Content-MD5` and
+    /// `x-amz-checksum-*` fields), and its MD5 when the plain backend's ETag needs it. It holds
+    /// the last piece back until every claim has passed.
+    fn file_check(&self, form: &VerifiedForm) -> Result<PayloadVerifier, S3Error> {
+        let mut expectations =
+            PayloadExpectations::from_claims(None, None, form.integrity.clone())?;
+        expectations.compute_md5 = self.backend.wants_md5_etag();
+        Ok(PayloadVerifier::new(expectations))
     }
 
     /// Connect to the backend and send the `PUT` head. A fresh connection each time: a pooled
@@ -210,11 +187,16 @@ impl FormUpload<'_> {
             .map_err(|_| S3Error::backend_failed())?;
         upstream.read_timeout = Some(self.backend.upstream.read_timeout);
         upstream.write_timeout = Some(self.backend.upstream.write_timeout);
+        let mut headers = form.upstream_headers.clone();
+        if !self.backend.is_plain_store() {
+            // An S3 backend checks them too, and keeps the checksum with the object.
+            headers.extend(form.integrity.upstream_headers());
+        }
         let head = self.backend.form_put_head(
             self.bucket,
             &form.key,
             length,
-            &form.upstream_headers,
+            &headers,
             &form.access_key,
         )?;
         upstream
@@ -299,6 +281,66 @@ impl FormUpload<'_> {
             request::upstream_path(self.bucket, key)
         )
     }
+}
+
+/// The file on its way upstream: the form reader (which ends the file), the size bounds and the
+/// integrity check, each piece passing all three before it is released.
+struct FileStream<'a> {
+    reader: &'a mut MultipartReader,
+    bounds: &'a FileBounds,
+    check: &'a mut PayloadVerifier,
+}
+
+/// The file bytes read with the fields, through the check; when the form has ended already,
+/// the check is finished too, so a file that fails it never opens an upstream request.
+fn check_early(
+    check: &mut PayloadVerifier,
+    early_file_bytes: Vec<Bytes>,
+    body_done: bool,
+) -> Result<Vec<Bytes>, S3Error> {
+    let mut ready = Vec::with_capacity(early_file_bytes.len() + 1);
+    for bytes in early_file_bytes {
+        ready.push(check.feed(bytes)?);
+    }
+    if body_done {
+        ready.push(check.finish()?);
+    }
+    Ok(ready)
+}
+
+/// Stream the file: the bytes already checked, then the rest of the form as it comes, each
+/// piece checked before it is released; the check's held-back tail goes last, once every
+/// claim has passed.
+async fn send_file(
+    session: &mut Session,
+    upstream: &mut UpstreamSession,
+    file: FileStream<'_>,
+    ready: Vec<Bytes>,
+    body_done: bool,
+    ctx: &mut RequestCtx,
+) -> Result<(), S3Error> {
+    let forwarded = &mut ctx.body.bytes_forwarded;
+    for bytes in ready {
+        *forwarded += bytes.len() as u64;
+        write_upstream(upstream, &bytes).await?;
+    }
+    if body_done {
+        return Ok(());
+    }
+    while let Some(piece) = read_piece(session).await? {
+        let released = file.reader.feed(piece)?;
+        check_growth(file.reader, file.bounds)?;
+        let checked = file.check.feed(released)?;
+        *forwarded += checked.len() as u64;
+        write_upstream(upstream, &checked).await?;
+    }
+    let tail = file.reader.finish()?;
+    end_checks(file.reader, file.bounds)?;
+    let mut last = vec![file.check.feed(tail)?];
+    last.push(file.check.finish()?);
+    let last = crate::body::join(&mut last);
+    *forwarded += last.len() as u64;
+    write_upstream(upstream, &last).await
 }
 
 /// Boundary, Content-Length and `Expect: 100-continue` of the form request.

@@ -90,7 +90,13 @@ impl AuthProxy {
                 .is_delete_objects()
                 .then_some(self.config.limits.max_delete_body),
         };
-        let plan = plan::plan(request.method, &request.headers, &verified, options)?;
+        let plan = plan::plan(
+            request.method,
+            &request.headers,
+            request.raw_query,
+            &verified,
+            options,
+        )?;
         ctx.body.start(plan, body_follows)
     }
 

@@ -45,6 +45,7 @@ pub fn fuzz_one(data: &[u8]) {
         decoded_length: u64::from(*decoded_length),
         declared_trailers,
         header_checksums: Vec::new(),
+        content_md5: None,
         max_chunk_size: u64::from(*max_chunk_size),
         compute_md5: config & 0x04 != 0,
     };

@@ -26,7 +26,8 @@
 //!   zero-copy slices of the input.
 //! - Every mode: the last verified byte(s) are held back until everything that can only be
 //!   checked at the end has passed (final chunk signature, decoded length, trailer set, trailer
-//!   signature, trailer and header checksums). They are released by [`BodyVerifier::finish`].
+//!   signature, `Content-MD5`, trailer and header checksums). They are released by
+//!   [`BodyVerifier::finish`].
 //! - Never more than `x-amz-decoded-content-length` bytes: a chunk that would go past it is
 //!   refused as soon as its size line is read.
 //!
@@ -55,6 +56,7 @@
 //! |---|---|
 //! | chunk or trailer signature mismatch | `SignatureDoesNotMatch` (message names the chunk, 1-based) |
 //! | trailer or header checksum mismatch | `BadDigest` ("The CRC32C you specified did not match the calculated checksum.") |
+//! | `Content-MD5` mismatch (over the decoded payload) | `BadDigest` ("The Content-MD5 you specified did not match what we received.") |
 //! | body ends before the final chunk or inside the trailers; fewer bytes than declared | `IncompleteBody` |
 //! | bad framing: hex, CRLF, size-line or trailer-section limits, extensions, trailer lines, bytes after the end | `InvalidArgument` (message says what) |
 //! | declared chunk size above `max_chunk_size` (signed modes) | `EntityTooLarge` |
@@ -206,7 +208,7 @@ impl PayloadDigests {
             }
         }
         PayloadDigests {
-            md5: expect.compute_md5.then(Md5::new),
+            md5: (expect.compute_md5 || expect.content_md5.is_some()).then(Md5::new),
             checksums: algorithms.into_iter().map(Checksummer::new).collect(),
         }
     }
@@ -328,7 +330,8 @@ pub struct AwsChunkedVerifier {
     trailers: Vec<ReceivedTrailer>,
     trailer_signature: Option<String>,
     outbox: Outbox,
-    /// Lower-case hex MD5 of the payload, after a successful `finish` with `compute_md5`.
+    /// Lower-case hex MD5 of the payload, after a successful `finish` with `compute_md5` or
+    /// `content_md5`.
     md5_hex: Option<String>,
 }
 
@@ -772,7 +775,7 @@ impl AwsChunkedVerifier {
     }
 
     /// Everything that can only be checked at the end, in this order: the declared trailers all
-    /// arrived, the trailer signature, each trailer checksum, each header checksum.
+    /// arrived, the trailer signature, `Content-MD5`, each trailer checksum, each header checksum.
     fn check_end(&mut self) -> Result<BodyVerified, S3Error> {
         for declared in &self.expect.declared_trailers {
             if !self.trailers.iter().any(|t| t.algorithm == *declared) {
@@ -787,6 +790,14 @@ impl AwsChunkedVerifier {
         }
         if let ChunkedMode::SignedWithTrailer(signer) = &self.expect.mode {
             self.check_trailer_signature(signer)?;
+        }
+        if let (Some(expected), Some(md5)) = (&self.expect.content_md5, &self.digests.md5) {
+            if md5.clone().finalize().as_slice() != expected.as_slice() {
+                return Err(S3Error::new(
+                    S3ErrorCode::BadDigest,
+                    "The Content-MD5 you specified did not match what we received.",
+                ));
+            }
         }
         let from_trailers = self.trailers.iter().map(|t| (t.algorithm, &t.digest));
         let from_headers = self.expect.header_checksums.iter().map(|(a, d)| (*a, d));

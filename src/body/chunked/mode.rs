@@ -35,8 +35,12 @@ pub struct ChunkedExpectations {
     pub decoded_length: u64,
     /// The trailers named in `x-amz-trailer` ([`parse_trailer_header`]); each must arrive once.
     pub declared_trailers: Vec<ChecksumAlgorithm>,
-    /// `x-amz-checksum-*` sent as headers rather than trailers, decoded: checked too.
+    /// `x-amz-checksum-*` sent as headers (or presigned query parameters) rather than trailers,
+    /// decoded: checked too. The verifier checks any number; `body::claims` lets at most one
+    /// checksum through, trailer or header, as S3 does.
     pub header_checksums: Vec<(ChecksumAlgorithm, Vec<u8>)>,
+    /// `Content-MD5` (RFC 1864): the MD5 of the decoded payload, not of the aws-chunked body.
+    pub content_md5: Option<[u8; 16]>,
     /// `limits.max_chunk_size`: largest signed chunk buffered for verification.
     pub max_chunk_size: u64,
     /// Compute the payload MD5 (the ETag a plain HTTP backend does not give).

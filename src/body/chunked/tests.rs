@@ -206,6 +206,7 @@ fn expectations(mode: ChunkedMode, decoded_length: u64) -> ChunkedExpectations {
         decoded_length,
         declared_trailers: Vec::new(),
         header_checksums: Vec::new(),
+        content_md5: None,
         max_chunk_size: 16 * 1024 * 1024,
         compute_md5: false,
     }
@@ -506,6 +507,51 @@ fn header_checksums_are_checked_too() {
         err.message,
         "The CRC32C you specified did not match the calculated checksum."
     );
+}
+
+/// `Content-MD5` on an aws-chunked upload is the MD5 of the decoded payload, checked in every
+/// framing before the tail is released. MD5("123456789") = 25f9e794323b453885f5181f1b624d0b
+/// (Python's hashlib).
+#[test]
+fn content_md5_is_checked_against_the_decoded_payload() {
+    let md5: [u8; 16] = hex::decode("25f9e794323b453885f5181f1b624d0b")
+        .ok()
+        .and_then(|v| v.try_into().ok())
+        .expect("test constant");
+    let signed = signed_wire(&[b"123", b"4567", b"89"], None).render();
+    let unsigned = unsigned_wire(&[b"1234", b"56789"], &[]).render();
+    let cases = [
+        (check_input_signed_expect(), signed),
+        (expectations(ChunkedMode::UnsignedWithTrailer, 9), unsigned),
+    ];
+    for (mut expect, wire) in cases {
+        expect.content_md5 = Some(md5);
+        let mut verifier = AwsChunkedVerifier::new(expect.clone()).expect("valid");
+        assert_released(run(&mut verifier, &[&wire]), CHECK_INPUT, "right md5");
+        assert_eq!(
+            verifier.md5_hex().as_deref(),
+            Some("25f9e794323b453885f5181f1b624d0b"),
+            "the Content-MD5 digest is the ETag too"
+        );
+        for split in 0..=wire.len() {
+            let pieces = split_at(&wire, &[split]);
+            assert_released(run_with(&expect, &pieces), CHECK_INPUT, "split");
+        }
+        let mut wrong = expect.clone();
+        if let Some(digest) = wrong.content_md5.as_mut() {
+            digest[15] ^= 1;
+        }
+        let err = assert_refused(
+            run_with(&wrong, &[&wire]),
+            CHECK_INPUT,
+            8,
+            S3ErrorCode::BadDigest,
+        );
+        assert_eq!(
+            err.message,
+            "The Content-MD5 you specified did not match what we received."
+        );
+    }
 }
 
 #[test]
