@@ -6,7 +6,8 @@
 #
 # First makes sure the tests' real parts are present, installing what is missing when run as root
 # on Debian/Ubuntu: cmake and a C compiler (to build pingora/aws-lc), nginx-core (the WebDAV
-# backend of the integration tests), curl (a real client, --aws-sigv4 over HTTP/2), python3 with
+# backend of the integration tests), curl (a real client, --aws-sigv4 over HTTP/2), rclone (its
+# presigned uploads, tests/client_requests.rs), python3 with
 # venv; then a virtualenv at .venv-test with boto3, requests, pytest, awscrt, the AWS CLI and
 # s3cmd (tests/python/); s3s-fs, a keyless S3 server (tests/s3_backend.rs); Debian's chromium and
 # playwright-core (scripts/install-browser-deps.sh, tests/post_forms.rs). Idempotent: when
@@ -25,6 +26,7 @@ command -v cmake >/dev/null 2>&1 || missing+=(cmake)
 command -v cc >/dev/null 2>&1 || missing+=(build-essential)
 [ -x /usr/sbin/nginx ] || missing+=(nginx-core)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
+command -v rclone >/dev/null 2>&1 || missing+=(rclone)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
 [ -f /etc/ssl/certs/ca-certificates.crt ] || missing+=(ca-certificates)
 # Debian's python3 creates venvs only with python3-venv (ensurepip); only needed if the venv is absent.

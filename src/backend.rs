@@ -17,7 +17,9 @@ use pingora::upstreams::peer::HttpPeer;
 
 use crate::config::{Config, UpstreamConfig, UpstreamKind};
 use crate::error::{S3Error, S3ErrorCode};
-use crate::request::{upstream_path, S3Request, SourceObject, Target, OPERATION_MODIFIERS};
+use crate::request::{
+    is_single_header, upstream_path, S3Request, SourceObject, Target, OPERATION_MODIFIERS,
+};
 
 /// The backend and the header that tells it who signed.
 #[derive(Debug, Clone)]
@@ -157,6 +159,7 @@ impl Backend {
         }
         upstream.remove_header(&header::AUTHORIZATION);
         upstream.remove_header(&header::EXPECT);
+        fold_repeated_headers(upstream)?;
         if let Some(decoded_length) = decoded_length {
             strip_aws_chunked_framing(upstream, decoded_length)?;
         }
@@ -249,6 +252,37 @@ pub fn status_error(status: u16) -> S3Error {
         _ => format!("The backend answered {status}."),
     };
     S3Error::new(code, message)
+}
+
+/// A header the client repeated reaches the backend as one: a single header (identical
+/// values, `request::SINGLE_HEADERS`) once, any other as the comma-joined value that SigV4 and
+/// SigV2 sign (`x-amz-meta-reviewedby: a` twice is `a,b`), which S3 servers such as s3s-fs take
+/// where they refuse the repetition.
+fn fold_repeated_headers(upstream: &mut RequestHeader) -> pingora::Result<()> {
+    let repeated: Vec<http::HeaderName> = upstream
+        .headers
+        .keys()
+        .filter(|name| upstream.headers.get_all(*name).iter().nth(1).is_some())
+        .cloned()
+        .collect();
+    for name in repeated {
+        let values: Vec<&[u8]> = upstream
+            .headers
+            .get_all(&name)
+            .iter()
+            .map(|v| v.as_bytes().trim_ascii())
+            .collect();
+        let folded = if is_single_header(name.as_str()) {
+            values[0].to_vec()
+        } else {
+            values.join(&b","[..])
+        };
+        let value = http::HeaderValue::from_bytes(&folded).map_err(|_| {
+            pingora::Error::explain(pingora::ErrorType::InvalidHTTPHeader, "unfoldable header")
+        })?;
+        upstream.insert_header(name, value)?;
+    }
+    Ok(())
 }
 
 /// Remove every header a backend could read as `name`, however spelled: CGI, WSGI and many
@@ -469,6 +503,12 @@ mod tests {
         }
         head.insert_header("x-amz-copy-source", "bkt/a%2Fb%20c")
             .unwrap();
+        head.append_header("x-amz-meta-reviewedby", "joe@johnsmith.net")
+            .unwrap();
+        head.append_header("x-amz-meta-reviewedby", " jane@johnsmith.net")
+            .unwrap();
+        head.append_header("content-type", "text/plain").unwrap();
+        head.append_header("content-type", "text/plain").unwrap();
         head.insert_header("X_Real_IP", "10.0.0.1").unwrap();
         let target = Target::resolve(
             "/k%2Fj",
@@ -485,7 +525,7 @@ mod tests {
         }];
         http.rewrite_head(&mut head, &target, &sources, "AKID", Some(5))
             .unwrap();
-        assert_eq!(head.raw_path(), b"/bkt/k/j?uploadId=a%20b");
+        assert_eq!(head.raw_path(), b"/bkt/k/j?uploadId=a%2Bb");
         let h = |name: &str| {
             head.headers
                 .get(name)
@@ -520,5 +560,17 @@ mod tests {
             Some("/bkt/a/b%20c?versionId=v%201")
         );
         assert_eq!(h("x_real_ip"), None, "an operator-stripped header");
+        let all = |name: &str| -> Vec<String> {
+            head.headers
+                .get_all(name)
+                .iter()
+                .map(|v| v.to_str().unwrap().to_owned())
+                .collect()
+        };
+        assert_eq!(all("content-type"), ["text/plain"]);
+        assert_eq!(
+            all("x-amz-meta-reviewedby"),
+            ["joe@johnsmith.net,jane@johnsmith.net"]
+        );
     }
 }

@@ -22,6 +22,55 @@ pub use target::{
 use crate::auth::{Need, RequestParts};
 use crate::error::{S3Error, S3ErrorCode};
 
+/// Headers a request carries once: two different values would let the proxy and the backend
+/// each read another one (which Content-Length, which date, which digest). Identical repeats
+/// (rclone sends `Content-Length` twice) are one value and reach the backend once.
+pub const SINGLE_HEADERS: &[&str] = &[
+    "authorization",
+    "content-length",
+    "content-md5",
+    "content-type",
+    "date",
+    "expect",
+    "host",
+    "range",
+    "x-amz-content-sha256",
+    "x-amz-copy-source",
+    "x-amz-copy-source-range",
+    "x-amz-date",
+    "x-amz-decoded-content-length",
+    "x-amz-rename-source",
+    "x-amz-sdk-checksum-algorithm",
+    "x-amz-security-token",
+    "x-amz-trailer",
+];
+
+/// Whether a header may occur once only (see [`SINGLE_HEADERS`]; every `x-amz-checksum-*`).
+pub fn is_single_header(name: &str) -> bool {
+    SINGLE_HEADERS.contains(&name) || name.starts_with("x-amz-checksum-")
+}
+
+/// Refuse a single header given twice with different values (surrounding spaces aside).
+fn check_single_headers(headers: &http::HeaderMap) -> Result<(), S3Error> {
+    for name in headers.keys() {
+        if !is_single_header(name.as_str()) {
+            continue;
+        }
+        let mut values = headers
+            .get_all(name)
+            .iter()
+            .map(|v| v.as_bytes().trim_ascii());
+        let first = values.next();
+        if values.any(|v| Some(v) != first) {
+            return Err(S3Error::new(
+                S3ErrorCode::InvalidArgument,
+                format!("The header {name} is given more than once with different values."),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// A request as received, before anything about it is verified.
 #[derive(Debug)]
 pub struct S3Request<'a> {
@@ -53,6 +102,7 @@ impl<'a> S3Request<'a> {
         headers: &'a http::HeaderMap,
         suffixes: &[String],
     ) -> Result<S3Request<'a>, S3Error> {
+        check_single_headers(headers)?;
         let headers = with_host_from_authority(headers, authority);
         let host = host_of(&headers);
         let (raw_path, raw_query) = split_target(raw_target, host)?;
@@ -436,6 +486,31 @@ mod tests {
         let method = http::Method::GET;
         let parsed = S3Request::parse(&method, b"/k", None, &headers, &sfx).unwrap();
         assert_eq!(target_of(b"/k", None, &headers, &sfx), Some(parsed.target));
+    }
+
+    #[test]
+    fn a_single_header_may_repeat_only_with_the_same_value() {
+        let put = http::Method::PUT;
+        let mut headers = host("127.0.0.1:8080");
+        headers.append("content-length", http::HeaderValue::from_static("5"));
+        headers.append("content-length", http::HeaderValue::from_static(" 5"));
+        headers.append("x-amz-meta-reviewedby", http::HeaderValue::from_static("a"));
+        headers.append("x-amz-meta-reviewedby", http::HeaderValue::from_static("b"));
+        assert!(parse_with(&put, b"/bkt/k", &headers).is_ok());
+        for (name, other) in [
+            ("content-length", "6"),
+            ("x-amz-date", "20260101T000000Z"),
+            ("x-amz-checksum-crc32", "AAAAAA=="),
+        ] {
+            let mut twice = headers.clone();
+            twice.append(name, http::HeaderValue::from_static("1"));
+            twice.append(name, http::HeaderValue::from_str(other).unwrap());
+            let err = parse_with(&put, b"/bkt/k", &twice).unwrap_err();
+            assert_eq!(err.code, S3ErrorCode::InvalidArgument, "{name}");
+        }
+        let mut hosts = headers.clone();
+        hosts.append(header::HOST, http::HeaderValue::from_static("other.test"));
+        assert!(parse_with(&put, b"/bkt/k", &hosts).is_err());
     }
 
     fn needs_of(method: &str, target: &str, extra: &[(&str, &str)]) -> Result<Vec<Need>, S3Error> {
