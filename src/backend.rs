@@ -7,9 +7,11 @@
 //! set once), and its `Server` header and a redirect's `Location` never reach clients.
 //!
 //! - `kind = "s3"`: an S3 server without auth; its answers otherwise pass through.
-//! - `kind = "http"`: a plain HTTP/WebDAV store (nginx): plain objects only (no bucket-level
-//!   requests, sub-resources, copies or folder keys), and its answers are made S3-like
-//!   (PUT → 200 with an MD5 ETag, DELETE of a missing key → 204, errors and redirects → S3 XML).
+//! - `kind = "http"`: a plain HTTP/WebDAV store (nginx): plain objects (no sub-resources,
+//!   copies or folder keys), and its answers are made S3-like (PUT → 200 with an MD5 ETag,
+//!   DELETE of a missing key → 204, errors and redirects → S3 XML); the bucket-level requests
+//!   `store::BucketOp` names (listings, buckets) are answered by the proxy from the store's
+//!   folders, the others are `NotImplemented`.
 
 use http::header;
 use pingora::http::RequestHeader;
@@ -20,6 +22,7 @@ use crate::error::{S3Error, S3ErrorCode};
 use crate::request::{
     is_single_header, upstream_path, S3Request, SourceObject, Target, OPERATION_MODIFIERS,
 };
+use crate::store::BucketOp;
 
 /// The backend and the header that tells it who signed.
 #[derive(Debug, Clone)]
@@ -66,15 +69,21 @@ impl Backend {
         self.upstream.kind == UpstreamKind::Http
     }
 
-    /// Refuse what this kind of backend cannot do for a request.
-    pub fn check_request(&self, request: &S3Request<'_>) -> Result<(), S3Error> {
+    /// Refuse what this kind of backend cannot do for a request; `Ok(Some(op))` for a
+    /// bucket-level request the proxy answers itself from a plain store's folders
+    /// (`store::bucket`), `Ok(None)` for one that goes to the backend.
+    pub fn check_request(&self, request: &S3Request<'_>) -> Result<Option<BucketOp>, S3Error> {
         if !self.is_plain_store() {
-            return Ok(());
+            return Ok(None);
         }
         let target = &request.target;
         let method = request.method;
-        // A plain HTTP store has objects only: no listing, buckets, multipart or sub-resources.
+        // A plain HTTP store has objects only: the bucket-level requests it can answer are
+        // answered from its folders; no multipart, DeleteObjects or sub-resources.
         if target.bucket.is_empty() || target.key.is_empty() {
+            if let Some(op) = BucketOp::of(method, target)? {
+                return Ok(Some(op));
+            }
             return Err(S3Error::new(
                 S3ErrorCode::NotImplemented,
                 "This backend stores objects only: bucket-level requests are not supported.",
@@ -117,7 +126,7 @@ impl Backend {
                 ),
             ));
         }
-        Ok(())
+        Ok(None)
     }
 
     /// Whether the payload's MD5 must be computed for a request: the ETag of a PUT to a plain
@@ -378,7 +387,7 @@ mod tests {
         method: &str,
         target: &str,
         headers: &[(&str, &str)],
-    ) -> Result<(), S3Error> {
+    ) -> Result<Option<BucketOp>, S3Error> {
         let method = http::Method::from_bytes(method.as_bytes()).unwrap();
         let mut map = http::HeaderMap::new();
         map.insert(
@@ -399,15 +408,36 @@ mod tests {
     fn a_plain_store_takes_plain_object_requests_only() {
         let http = backend(UpstreamKind::Http);
         for method in ["GET", "HEAD", "PUT", "DELETE"] {
-            assert!(check(&http, method, "/bkt/k", &[]).is_ok(), "{method}");
+            assert_eq!(check(&http, method, "/bkt/k", &[]), Ok(None), "{method}");
+        }
+        // Listings and buckets are answered by the proxy from the store's folders.
+        for (method, target) in [
+            ("GET", "/"),
+            ("GET", "/bkt"),
+            ("GET", "/bkt/"),
+            ("GET", "/bkt?list-type=2&prefix=a/&delimiter="),
+            ("HEAD", "/bkt"),
+            ("PUT", "/bkt"),
+            ("DELETE", "/bkt"),
+            ("GET", "/bkt?location"),
+            ("GET", "/bkt?versioning"),
+        ] {
+            assert!(
+                matches!(check(&http, method, target, &[]), Ok(Some(_))),
+                "{method} {target}"
+            );
         }
         assert!(check(&http, "GET", "/bkt/k", &[("x-id", "GetObject")]).is_ok());
         assert!(check(&http, "GET", "/bkt/k?x-id=GetObject", &[]).is_ok());
         for (method, target, headers) in [
-            ("GET", "/", &[][..]),
-            ("GET", "/bkt", &[]),
-            ("GET", "/bkt/", &[]),
-            ("POST", "/bkt/k", &[]),
+            ("POST", "/bkt/k", &[][..]),
+            // Bucket-level requests the store cannot answer (yet).
+            ("POST", "/bkt?delete", &[]),
+            ("GET", "/bkt?uploads", &[]),
+            ("GET", "/bkt?versions", &[]),
+            ("PUT", "/bkt?policy", &[]),
+            ("DELETE", "/bkt?cors", &[]),
+            ("HEAD", "/", &[]),
             // It would overwrite the object with the tag document, or ignore the version.
             ("PUT", "/bkt/k?tagging", &[]),
             ("GET", "/bkt/k?versionId=3", &[]),
@@ -423,9 +453,12 @@ mod tests {
             assert_eq!(err.code, S3ErrorCode::NotImplemented, "{method} {target}");
         }
         let s3 = backend(UpstreamKind::S3);
-        assert!(check(&s3, "GET", "/", &[]).is_ok());
-        assert!(check(&s3, "PUT", "/bkt/k?tagging", &[]).is_ok());
-        assert!(check(&s3, "PUT", "/bkt/k", &[("x-amz-copy-source", "/bkt/src")]).is_ok());
+        assert_eq!(check(&s3, "GET", "/", &[]), Ok(None));
+        assert_eq!(check(&s3, "PUT", "/bkt/k?tagging", &[]), Ok(None));
+        assert_eq!(
+            check(&s3, "PUT", "/bkt/k", &[("x-amz-copy-source", "/bkt/src")]),
+            Ok(None)
+        );
         assert!(!s3.wants_md5_etag());
         assert!(http.wants_md5_etag());
     }

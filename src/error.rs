@@ -17,6 +17,10 @@ pub enum S3ErrorCode {
     AuthorizationHeaderMalformed,
     AuthorizationQueryParametersError,
     BadDigest,
+    /// CreateBucket of a bucket that exists (the proxy's buckets all have one owner).
+    BucketAlreadyOwnedByYou,
+    /// DeleteBucket of a bucket that still holds objects.
+    BucketNotEmpty,
     EntityTooLarge,
     EntityTooSmall,
     IncompleteBody,
@@ -40,6 +44,18 @@ pub enum S3ErrorCode {
     MissingSecurityHeader,
     NoSuchBucket,
     NoSuchKey,
+    /// The bucket-configuration queries S3 answers with "none configured" (a plain store has
+    /// no such configuration).
+    NoSuchBucketPolicy,
+    NoSuchCORSConfiguration,
+    NoSuchLifecycleConfiguration,
+    NoSuchPublicAccessBlockConfiguration,
+    NoSuchTagSet,
+    NoSuchWebsiteConfiguration,
+    ObjectLockConfigurationNotFoundError,
+    OwnershipControlsNotFoundError,
+    ReplicationConfigurationNotFoundError,
+    ServerSideEncryptionConfigurationNotFoundError,
     NotImplemented,
     PreconditionFailed,
     RequestTimeTooSkewed,
@@ -62,6 +78,8 @@ impl S3ErrorCode {
             AuthorizationHeaderMalformed => "AuthorizationHeaderMalformed",
             AuthorizationQueryParametersError => "AuthorizationQueryParametersError",
             BadDigest => "BadDigest",
+            BucketAlreadyOwnedByYou => "BucketAlreadyOwnedByYou",
+            BucketNotEmpty => "BucketNotEmpty",
             EntityTooLarge => "EntityTooLarge",
             EntityTooSmall => "EntityTooSmall",
             IncompleteBody => "IncompleteBody",
@@ -83,6 +101,18 @@ impl S3ErrorCode {
             MissingSecurityHeader => "MissingSecurityHeader",
             NoSuchBucket => "NoSuchBucket",
             NoSuchKey => "NoSuchKey",
+            NoSuchBucketPolicy => "NoSuchBucketPolicy",
+            NoSuchCORSConfiguration => "NoSuchCORSConfiguration",
+            NoSuchLifecycleConfiguration => "NoSuchLifecycleConfiguration",
+            NoSuchPublicAccessBlockConfiguration => "NoSuchPublicAccessBlockConfiguration",
+            NoSuchTagSet => "NoSuchTagSet",
+            NoSuchWebsiteConfiguration => "NoSuchWebsiteConfiguration",
+            ObjectLockConfigurationNotFoundError => "ObjectLockConfigurationNotFoundError",
+            OwnershipControlsNotFoundError => "OwnershipControlsNotFoundError",
+            ReplicationConfigurationNotFoundError => "ReplicationConfigurationNotFoundError",
+            ServerSideEncryptionConfigurationNotFoundError => {
+                "ServerSideEncryptionConfigurationNotFoundError"
+            }
             NotImplemented => "NotImplemented",
             PreconditionFailed => "PreconditionFailed",
             RequestTimeTooSkewed => "RequestTimeTooSkewed",
@@ -122,7 +152,19 @@ impl S3ErrorCode {
             | MissingSecurityHeader
             | XAmzContentSHA256Mismatch => 400,
             MissingContentLength => 411,
-            NoSuchBucket | NoSuchKey => 404,
+            NoSuchBucket
+            | NoSuchKey
+            | NoSuchBucketPolicy
+            | NoSuchCORSConfiguration
+            | NoSuchLifecycleConfiguration
+            | NoSuchPublicAccessBlockConfiguration
+            | NoSuchTagSet
+            | NoSuchWebsiteConfiguration
+            | ObjectLockConfigurationNotFoundError
+            | OwnershipControlsNotFoundError
+            | ReplicationConfigurationNotFoundError
+            | ServerSideEncryptionConfigurationNotFoundError => 404,
+            BucketAlreadyOwnedByYou | BucketNotEmpty => 409,
             MethodNotAllowed => 405,
             PreconditionFailed => 412,
             InvalidRange => 416,

@@ -24,3 +24,4 @@ pub mod proxy;
 pub mod request;
 pub mod server;
 pub mod signer;
+pub mod store;

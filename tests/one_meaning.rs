@@ -379,17 +379,25 @@ fn a_listing_needs_read_scopes_over_everything_it_can_return() {
     assert!(text.contains("<Key>allowed/mine.txt</Key>"), "{text}");
     assert!(!text.contains("secret"), "{text}");
 
-    // A plain store has no listing; a folder's GET (nginx would list it) is refused too.
+    // A plain store's listing is the proxy's own, under the same scopes; a folder's GET
+    // (nginx would answer its raw index) is still refused.
     let setup = Setup::start("http");
     for (target, status, code) in [
         ("/bkt?list-type=2", 403, "AccessDenied"),
-        ("/bkt?list-type=2&prefix=allowed%2F", 501, "NotImplemented"),
+        ("/bkt?list-type=2&prefix=allow", 403, "AccessDenied"),
         ("/bkt/allowed/", 501, "NotImplemented"),
         ("/bkt/", 403, "AccessDenied"),
+        ("/", 403, "AccessDenied"),
     ] {
         let request = setup.scoped("GET", target, &[], b"");
         setup.assert_refused(&request, status, code);
     }
+    let ok = setup.scoped("GET", "/bkt?list-type=2&prefix=allowed%2F", &[], b"");
+    let response = setup.proxy.send(&ok);
+    response.assert_success();
+    let text = response.text();
+    assert!(text.contains("<Key>allowed/mine.txt</Key>"), "{text}");
+    assert!(!text.contains("secret"), "{text}");
 }
 
 #[test]
@@ -421,7 +429,13 @@ fn bucket_level_writes_need_the_whole_bucket() {
         let request = setup.scoped(method, target, &[], b"");
         setup.assert_refused(&request, 403, "AccessDenied");
     }
+    // With the whole bucket in scope, only an empty bucket goes.
     let mut delete = setup.proxy.request("DELETE", "/other/");
     Signer::default().sign(&mut delete, Payload::Hashed);
-    setup.assert_refused(&delete, 501, "NotImplemented");
+    setup.assert_refused(&delete, 409, "BucketNotEmpty");
+    let mut delete = setup.proxy.request("DELETE", "/empty-bucket");
+    Signer::default().sign(&mut delete, Payload::Hashed);
+    let response = setup.proxy.send(&delete);
+    assert_eq!(response.status, 204, "{}", response.text());
+    assert!(!setup.root.join("empty-bucket").exists());
 }

@@ -41,6 +41,11 @@ pub const DEFAULT_POST_MAX_PARTS: usize = 1000;
 /// Default `limits.max_delete_body`: a DeleteObjects body, read whole before it is forwarded
 /// (S3's 1,000 keys of up to 1,024 bytes, XML-escaped, fit).
 pub const DEFAULT_MAX_DELETE_BODY: usize = 2 * 1024 * 1024;
+/// Default `limits.max_folder_index`: the most of one folder's index (nginx's JSON listing of
+/// it) a listing holds; about 100,000 entries of short names.
+pub const DEFAULT_MAX_FOLDER_INDEX: usize = 16 * 1024 * 1024;
+/// Largest `limits.max_folder_index` accepted.
+pub const MAX_FOLDER_INDEX_LIMIT: usize = 1024 * 1024 * 1024;
 
 // ---------------------------------------------------------------------------------------------
 // The validated types (stage 2), built by `validate` from the raw tables of `raw` (stage 1).
@@ -153,6 +158,10 @@ pub struct Limits {
     /// DeleteObjects: largest body, held whole until each key is authorized
     /// (`limits.max_delete_body`).
     pub max_delete_body: usize,
+    /// `kind = "http"` listings: the most bytes of folder indexes (nginx's JSON) one listing
+    /// request holds at once, summed over the folders from its prefix down to the current key
+    /// (`limits.max_folder_index`).
+    pub max_folder_index: usize,
 }
 
 /// `[log]`.

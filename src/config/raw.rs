@@ -97,6 +97,7 @@ pub(super) struct RawLimits {
     pub(super) post_max_prefix: Option<SizeValue>,
     pub(super) post_max_parts: Option<usize>,
     pub(super) max_delete_body: Option<SizeValue>,
+    pub(super) max_folder_index: Option<SizeValue>,
 }
 
 /// `[log]`.

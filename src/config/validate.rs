@@ -14,9 +14,10 @@ use super::raw::{
 use super::units::{duration, parse_size};
 use super::{
     AuthConfig, Config, Limits, LogConfig, LogFormat, ServerConfig, TlsConfig, UpstreamConfig,
-    DEFAULT_CLOCK_SKEW, DEFAULT_MAX_CHUNK_SIZE, DEFAULT_MAX_DELETE_BODY,
+    DEFAULT_CLOCK_SKEW, DEFAULT_MAX_CHUNK_SIZE, DEFAULT_MAX_DELETE_BODY, DEFAULT_MAX_FOLDER_INDEX,
     DEFAULT_POST_MAX_FIELD_SIZE, DEFAULT_POST_MAX_PARTS, DEFAULT_POST_MAX_PREFIX,
-    DEFAULT_SECRETS_POLL_INTERVAL, DEFAULT_SHUTDOWN_GRACE, MAX_PRESIGN_EXPIRY,
+    DEFAULT_SECRETS_POLL_INTERVAL, DEFAULT_SHUTDOWN_GRACE, MAX_FOLDER_INDEX_LIMIT,
+    MAX_PRESIGN_EXPIRY,
 };
 use crate::auth::AuthSettings;
 
@@ -302,6 +303,20 @@ fn limits(l: RawLimits, p: &mut impl FnMut(String)) -> Limits {
         l.max_delete_body,
         DEFAULT_MAX_DELETE_BODY,
     );
+    let max_folder_index = match l.max_folder_index.map(|v| parse_size(&v)) {
+        None => DEFAULT_MAX_FOLDER_INDEX,
+        Some(Ok(n)) if n >= 1024 && n <= MAX_FOLDER_INDEX_LIMIT as u64 => n as usize,
+        Some(Ok(n)) => {
+            p(format!(
+                "limits.max_folder_index = {n}: must be between 1KiB and {MAX_FOLDER_INDEX_LIMIT} bytes"
+            ));
+            DEFAULT_MAX_FOLDER_INDEX
+        }
+        Some(Err(e)) => {
+            p(format!("limits.max_folder_index: {e}"));
+            DEFAULT_MAX_FOLDER_INDEX
+        }
+    };
     let post_max_parts = l.post_max_parts.unwrap_or(DEFAULT_POST_MAX_PARTS);
     if post_max_parts == 0 || post_max_parts > 100_000 {
         p(format!(
@@ -314,6 +329,7 @@ fn limits(l: RawLimits, p: &mut impl FnMut(String)) -> Limits {
         post_max_prefix,
         post_max_parts,
         max_delete_body,
+        max_folder_index,
     }
 }
 

@@ -13,6 +13,7 @@ use crate::body::BodyVerifier;
 use crate::error::{S3Error, S3ErrorCode};
 use crate::ops::InFlight;
 use crate::request::{S3Request, SourceObject, Target};
+use crate::store::BucketOp;
 
 /// Per-request state shared by the hooks.
 pub struct RequestCtx {
@@ -28,6 +29,8 @@ pub struct RequestCtx {
     pub body: BodyState,
     /// What every answer to this request carries.
     pub reply: Reply,
+    /// A bucket-level request the proxy answers itself from a plain store.
+    pub store_op: Option<BucketOp>,
 }
 
 impl RequestCtx {
@@ -40,6 +43,7 @@ impl RequestCtx {
             identity: Identity::default(),
             body: BodyState::default(),
             reply: Reply::new(new_request_id()),
+            store_op: None,
         }
     }
 }

@@ -175,18 +175,8 @@ impl FormUpload<'_> {
         form: &VerifiedForm,
         length: UpstreamLength,
     ) -> Result<UpstreamSession, S3Error> {
-        let peer = self
-            .backend
-            .peer()
-            .await
-            .ok_or_else(S3Error::backend_failed)?;
-        let connector = Connector::new(None);
-        let (mut upstream, _) = connector
-            .get_http_session(&peer)
-            .await
-            .map_err(|_| S3Error::backend_failed())?;
-        upstream.read_timeout = Some(self.backend.upstream.read_timeout);
-        upstream.write_timeout = Some(self.backend.upstream.write_timeout);
+        let (mut upstream, _, _) =
+            super::store_client::connect(self.backend, &Connector::new(None)).await?;
         let mut headers = form.upstream_headers.clone();
         if !self.backend.is_plain_store() {
             // An S3 backend checks them too, and keeps the checksum with the object.

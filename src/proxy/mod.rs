@@ -16,6 +16,7 @@ mod access;
 mod ctx;
 pub mod form_upload;
 mod respond;
+pub mod store_client;
 
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
@@ -23,6 +24,7 @@ use std::time::{Instant, SystemTime};
 use async_trait::async_trait;
 use bytes::Bytes;
 use http::header;
+use pingora::connectors::http::v1::Connector;
 use pingora::http::ResponseHeader;
 use pingora::prelude::*;
 use pingora::proxy::{FailToProxy, ProxyHttp, Session};
@@ -40,7 +42,9 @@ use crate::credentials::CredentialStore;
 use crate::error::{S3Error, S3ErrorCode};
 use crate::ops::{method_label, Lifecycle, Metrics};
 use crate::request::{self, is_form_upload, S3Request, Target};
+use crate::store::bucket::{self as store_bucket, OpContext};
 use form_upload::FormUpload;
+use store_client::PlainStore;
 
 /// Largest body read whole before contacting the backend (the framing and trailers of an empty
 /// aws-chunked upload); within Pingora's 64 KiB retry buffer, which replays it upstream.
@@ -53,6 +57,8 @@ pub struct AuthProxy {
     backend: Backend,
     lifecycle: Arc<Lifecycle>,
     metrics: Arc<Metrics>,
+    /// Pooled connections for the requests the proxy makes itself (`store_client`).
+    connector: Connector,
 }
 
 impl AuthProxy {
@@ -69,6 +75,7 @@ impl AuthProxy {
             credentials,
             lifecycle,
             metrics,
+            connector: Connector::new(None),
         }
     }
 
@@ -82,7 +89,7 @@ impl AuthProxy {
         ctx.identity.verified(&verified, &request);
         let needs = request.needs()?;
         auth::authorize(self.credentials.as_ref(), &verified.access_key, &needs)?;
-        self.backend.check_request(&request)?;
+        ctx.store_op = self.backend.check_request(&request)?;
         let options = PlanOptions {
             max_chunk_size: self.config.limits.max_chunk_size,
             compute_md5: self.backend.wants_md5_etag(),
@@ -158,7 +165,7 @@ impl AuthProxy {
             if total > MAX_BODY_VERIFIED_FIRST {
                 return Err(S3Error::new(
                     S3ErrorCode::InvalidArgument,
-                    "The aws-chunked body of an empty upload is too long.",
+                    "The request body is too long for this request.",
                 ));
             }
             check.feed(piece)?;
@@ -179,13 +186,47 @@ impl AuthProxy {
         if expects_continue {
             session.write_continue_response().await?;
         }
-        if ctx.body.verify_first {
+        // A bucket operation's body (CreateBucket's configuration) is read and verified
+        // whole before the store is touched.
+        if ctx.body.verify_first || ctx.store_op.is_some() {
             if let Err(err) = self.verify_whole_body(session, ctx).await {
                 self.write_error(session, ctx, &err).await?;
                 return Ok(true);
             }
         }
+        if ctx.store_op.is_some() {
+            self.answer_from_store(session, ctx).await?;
+            return Ok(true);
+        }
         Ok(false)
+    }
+
+    /// A bucket-level request in front of a plain store, answered by the proxy from the
+    /// store's folders (`store::bucket`).
+    async fn answer_from_store(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<()> {
+        let (Some(op), Some(target), Some(access_key)) = (
+            ctx.store_op.take(),
+            ctx.identity.target.as_ref(),
+            ctx.identity.access_key.as_deref(),
+        ) else {
+            return self.write_error(session, ctx, &S3Error::internal()).await;
+        };
+        let store = PlainStore {
+            backend: &self.backend,
+            connector: &self.connector,
+            access_key,
+        };
+        let region = self.config.auth.settings.regions.first();
+        let cx = OpContext {
+            bucket: &target.bucket,
+            region: region.map_or("us-east-1", String::as_str),
+            max_folder_index: self.config.limits.max_folder_index,
+        };
+        ctx.upstream_started = Some(Instant::now());
+        match store_bucket::run(&op, &store, &cx).await {
+            Ok(answer) => respond::write_store_answer(session, &ctx.reply, &answer).await,
+            Err(err) => self.write_error(session, ctx, &err).await,
+        }
     }
 
     /// CORS: answer a preflight (`Some(true)`: answered), or note the headers the answer to an

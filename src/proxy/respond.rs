@@ -8,6 +8,7 @@ use pingora::proxy::Session;
 
 use super::ctx::Reply;
 use crate::error::S3Error;
+use crate::store::StoreAnswer;
 
 /// Write `err` as an S3 XML document (no body for HEAD), with the request id and CORS headers,
 /// and do not keep the connection. `diagnostics`: `auth.signature_diagnostics`.
@@ -53,4 +54,36 @@ pub async fn write_preflight(
     resp.insert_header(header::CONTENT_LENGTH, "0")?;
     resp.insert_header("x-amz-request-id", reply.request_id.as_str())?;
     session.write_response_header(Box::new(resp), true).await
+}
+
+/// Write the proxy's own answer to a bucket operation on a plain store (no body for HEAD).
+pub async fn write_store_answer(
+    session: &mut Session,
+    reply: &Reply,
+    answer: &StoreAnswer,
+) -> Result<()> {
+    let body = answer.xml.clone().map(Bytes::from).unwrap_or_default();
+    let is_head = session.req_header().method == http::Method::HEAD;
+    let mut resp = ResponseHeader::build(answer.status, Some(5))?;
+    if answer.xml.is_some() {
+        resp.insert_header(header::CONTENT_TYPE, "application/xml")?;
+    }
+    if answer.status != 204 {
+        resp.insert_header(header::CONTENT_LENGTH, body.len().to_string())?;
+    }
+    if let Some(location) = &answer.location {
+        resp.insert_header(header::LOCATION, location.as_str())?;
+    }
+    resp.insert_header("x-amz-request-id", reply.request_id.as_str())?;
+    for (name, value) in &reply.cors_headers {
+        resp.insert_header(*name, value.as_str())?;
+    }
+    let no_body = is_head || body.is_empty();
+    session
+        .write_response_header(Box::new(resp), no_body)
+        .await?;
+    if !no_body {
+        session.write_response_body(Some(body), true).await?;
+    }
+    Ok(())
 }

@@ -318,7 +318,11 @@ http {{
         listen 127.0.0.1:{port};
         root {p}/root;
         location / {{
-            dav_methods PUT DELETE;
+            dav_methods PUT DELETE MKCOL COPY MOVE;
+            # Folder indexes as JSON: the proxy answers S3 listings from them (names
+            # starting with '.' are never listed).
+            autoindex on;
+            autoindex_format json;
             create_full_put_path on;
             client_max_body_size 0;
         }}

@@ -1,0 +1,278 @@
+//! Which bucket-level operation a request is, for a plain store, and running it against a
+//! [`Store`]. Anything not named here stays `NotImplemented` (`backend::check_request`).
+
+use super::index::EntryKind;
+use super::listing::{ListParams, Page};
+use super::walk::{fill_page, no_such_bucket};
+use super::{folder_too_large, xml, Fetched, Store};
+use crate::error::{S3Error, S3ErrorCode};
+use crate::request::{check_bucket_name, Target};
+
+/// A bucket-level request the proxy answers itself in front of a plain store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BucketOp {
+    /// `GET /`: the store's top-level folders.
+    ListBuckets,
+    /// `GET /bucket` (`?list-type=2`).
+    ListObjects(ListParams),
+    /// `HEAD /bucket`.
+    HeadBucket,
+    /// A read-only bucket query (`GET /bucket?location`…): S3's answer for a plain bucket.
+    Query(BucketQuery),
+    /// `PUT /bucket`: a new folder.
+    CreateBucket,
+    /// `DELETE /bucket`: only when it holds no key.
+    DeleteBucket,
+}
+
+/// The bucket queries answered as S3 answers them for a bucket nothing was configured on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BucketQuery {
+    /// `?location`: the configured region.
+    Location,
+    /// `?acl`: the owner has full control.
+    Acl,
+    /// `?requestPayment`: the owner pays.
+    RequestPayment,
+    /// An empty configuration document with this root (`?versioning`: never enabled…).
+    Empty(&'static str),
+    /// "No such configuration" with this code (`?policy`, `?cors`…).
+    NotConfigured(S3ErrorCode),
+}
+
+/// The bucket queries by their sub-resource.
+const QUERIES: &[(&str, BucketQuery)] = &[
+    ("location", BucketQuery::Location),
+    ("acl", BucketQuery::Acl),
+    ("requestPayment", BucketQuery::RequestPayment),
+    ("versioning", BucketQuery::Empty("VersioningConfiguration")),
+    ("logging", BucketQuery::Empty("BucketLoggingStatus")),
+    ("accelerate", BucketQuery::Empty("AccelerateConfiguration")),
+    (
+        "notification",
+        BucketQuery::Empty("NotificationConfiguration"),
+    ),
+    (
+        "policy",
+        BucketQuery::NotConfigured(S3ErrorCode::NoSuchBucketPolicy),
+    ),
+    (
+        "policyStatus",
+        BucketQuery::NotConfigured(S3ErrorCode::NoSuchBucketPolicy),
+    ),
+    (
+        "cors",
+        BucketQuery::NotConfigured(S3ErrorCode::NoSuchCORSConfiguration),
+    ),
+    (
+        "lifecycle",
+        BucketQuery::NotConfigured(S3ErrorCode::NoSuchLifecycleConfiguration),
+    ),
+    (
+        "tagging",
+        BucketQuery::NotConfigured(S3ErrorCode::NoSuchTagSet),
+    ),
+    (
+        "website",
+        BucketQuery::NotConfigured(S3ErrorCode::NoSuchWebsiteConfiguration),
+    ),
+    (
+        "encryption",
+        BucketQuery::NotConfigured(S3ErrorCode::ServerSideEncryptionConfigurationNotFoundError),
+    ),
+    (
+        "object-lock",
+        BucketQuery::NotConfigured(S3ErrorCode::ObjectLockConfigurationNotFoundError),
+    ),
+    (
+        "ownershipControls",
+        BucketQuery::NotConfigured(S3ErrorCode::OwnershipControlsNotFoundError),
+    ),
+    (
+        "publicAccessBlock",
+        BucketQuery::NotConfigured(S3ErrorCode::NoSuchPublicAccessBlockConfiguration),
+    ),
+    (
+        "replication",
+        BucketQuery::NotConfigured(S3ErrorCode::ReplicationConfigurationNotFoundError),
+    ),
+];
+
+impl BucketOp {
+    /// The operation of a bucket-level request (empty key), `Ok(None)` if the store cannot
+    /// answer it (DeleteObjects, multipart listings, versions, configuration writes…).
+    pub fn of(method: &http::Method, target: &Target) -> Result<Option<BucketOp>, S3Error> {
+        if !target.key.is_empty() {
+            return Ok(None);
+        }
+        let operation = target.query.operation()?;
+        let op = match (method.as_str(), target.bucket.is_empty(), operation) {
+            ("GET", true, None) => Some(BucketOp::ListBuckets),
+            ("GET", false, None) => Some(BucketOp::ListObjects(ListParams::parse(&target.query)?)),
+            ("HEAD", false, None) => Some(BucketOp::HeadBucket),
+            ("PUT", false, None) => Some(BucketOp::CreateBucket),
+            ("DELETE", false, None) => Some(BucketOp::DeleteBucket),
+            ("GET", false, Some(name)) => QUERIES
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, q)| BucketOp::Query(*q)),
+            _ => None,
+        };
+        Ok(op)
+    }
+}
+
+/// What the proxy answers: a status and an optional XML document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreAnswer {
+    /// HTTP status.
+    pub status: u16,
+    /// The XML body, if any.
+    pub xml: Option<String>,
+    /// A `Location` header (CreateBucket: `/bucket`).
+    pub location: Option<String>,
+}
+
+impl StoreAnswer {
+    fn xml(xml: String) -> StoreAnswer {
+        StoreAnswer {
+            status: 200,
+            xml: Some(xml),
+            location: None,
+        }
+    }
+
+    fn empty(status: u16) -> StoreAnswer {
+        StoreAnswer {
+            status,
+            xml: None,
+            location: None,
+        }
+    }
+}
+
+/// What running an operation needs besides the store.
+pub struct OpContext<'a> {
+    /// The bucket (empty for ListBuckets).
+    pub bucket: &'a str,
+    /// The region `?location` names (the first of `auth.region`).
+    pub region: &'a str,
+    /// `limits.max_folder_index`.
+    pub max_folder_index: usize,
+}
+
+/// Run a bucket operation against the store.
+pub async fn run(
+    op: &BucketOp,
+    store: &dyn Store,
+    cx: &OpContext<'_>,
+) -> Result<StoreAnswer, S3Error> {
+    let bucket_folder = format!("{}/", cx.bucket);
+    match op {
+        BucketOp::ListBuckets => list_buckets(store, cx.max_folder_index).await,
+        BucketOp::ListObjects(params) => {
+            let mut page = Page::new(params)?;
+            fill_page(store, cx.bucket, &mut page, cx.max_folder_index).await?;
+            Ok(StoreAnswer::xml(xml::list_bucket_result(
+                cx.bucket, params, &page,
+            )))
+        }
+        BucketOp::HeadBucket => {
+            require_bucket(store, &bucket_folder).await?;
+            Ok(StoreAnswer::empty(200))
+        }
+        BucketOp::Query(query) => {
+            require_bucket(store, &bucket_folder).await?;
+            answer_query(*query, cx.region)
+        }
+        BucketOp::CreateBucket => create_bucket(store, cx.bucket).await,
+        BucketOp::DeleteBucket => delete_bucket(store, cx.bucket, cx.max_folder_index).await,
+    }
+}
+
+async fn require_bucket(store: &dyn Store, folder: &str) -> Result<(), S3Error> {
+    if store.folder_exists(folder).await? {
+        Ok(())
+    } else {
+        Err(no_such_bucket())
+    }
+}
+
+fn answer_query(query: BucketQuery, region: &str) -> Result<StoreAnswer, S3Error> {
+    let xml = match query {
+        BucketQuery::Location => xml::location(region),
+        BucketQuery::Acl => xml::acl(),
+        BucketQuery::RequestPayment => xml::request_payment(),
+        BucketQuery::Empty(root) => xml::empty_configuration(root),
+        BucketQuery::NotConfigured(code) => {
+            return Err(S3Error::new(
+                code,
+                "The bucket has no such configuration (a plain store keeps none).",
+            ))
+        }
+    };
+    Ok(StoreAnswer::xml(xml))
+}
+
+/// The store's top-level folders whose names are valid bucket names, with their mtime as the
+/// creation date (a folder's mtime moves when entries are added or removed directly in it).
+async fn list_buckets(store: &dyn Store, limit: usize) -> Result<StoreAnswer, S3Error> {
+    let index = match store.index("", limit).await? {
+        Fetched::Index(index, _) => index,
+        Fetched::TooLarge => return Err(folder_too_large("/", limit)),
+        Fetched::Missing => {
+            return Err(S3Error::new(
+                S3ErrorCode::BadGateway,
+                "The store has no root folder.",
+            ))
+        }
+    };
+    let buckets: Vec<(String, i64)> = index
+        .entries
+        .into_iter()
+        .filter(|e| e.kind == EntryKind::Folder && check_bucket_name(&e.name).is_ok())
+        .map(|e| (e.name, e.mtime))
+        .collect();
+    Ok(StoreAnswer::xml(xml::list_buckets_result(&buckets)))
+}
+
+async fn create_bucket(store: &dyn Store, bucket: &str) -> Result<StoreAnswer, S3Error> {
+    if !store.make_folder(&format!("{bucket}/")).await? {
+        return Err(S3Error::new(
+            S3ErrorCode::BucketAlreadyOwnedByYou,
+            "Your previous request to create the named bucket succeeded and you already own it.",
+        ));
+    }
+    Ok(StoreAnswer {
+        location: Some(format!("/{bucket}")),
+        ..StoreAnswer::empty(200)
+    })
+}
+
+/// Delete a bucket that holds no key. The store's folder DELETE is recursive, so emptiness is
+/// checked first with a one-key listing; a key stored between that check and the DELETE is
+/// deleted with the bucket (the race S3 itself does not have). Keys no listing shows (a
+/// segment starting with `.`) go with it too.
+async fn delete_bucket(
+    store: &dyn Store,
+    bucket: &str,
+    limit: usize,
+) -> Result<StoreAnswer, S3Error> {
+    let params = ListParams {
+        max_keys: 1,
+        ..ListParams::parse(&crate::request::Query::default())?
+    };
+    let mut page = Page::new(&params)?;
+    fill_page(store, bucket, &mut page, limit).await?;
+    if !page.items.is_empty() {
+        return Err(S3Error::new(
+            S3ErrorCode::BucketNotEmpty,
+            "The bucket you tried to delete is not empty",
+        ));
+    }
+    store.delete_folder(&format!("{bucket}/")).await?;
+    Ok(StoreAnswer::empty(204))
+}
+
+#[cfg(test)]
+mod tests;
