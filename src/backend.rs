@@ -24,6 +24,11 @@ use crate::request::{
 };
 use crate::store::BucketOp;
 
+/// A key segment the proxy keeps for itself on a plain store: nginx's `index` directive names
+/// `.s3-auth-proxy/no-index`, a file that must never exist, so that every folder answers its
+/// JSON index (a key `photos/index.html` would otherwise stand in for the listing of `photos/`).
+pub const RESERVED_SEGMENT: &str = ".s3-auth-proxy";
+
 /// The backend and the header that tells it who signed.
 #[derive(Debug, Clone)]
 pub struct Backend {
@@ -87,6 +92,16 @@ impl Backend {
             return Err(S3Error::new(
                 S3ErrorCode::NotImplemented,
                 "This backend stores objects only: bucket-level requests are not supported.",
+            ));
+        }
+        if target
+            .key
+            .split('/')
+            .any(|segment| segment == RESERVED_SEGMENT)
+        {
+            return Err(S3Error::new(
+                S3ErrorCode::InvalidArgument,
+                format!("Keys with a {RESERVED_SEGMENT} segment are reserved on this backend."),
             ));
         }
         if target.key.ends_with('/') {
@@ -451,6 +466,11 @@ mod tests {
         ] {
             let err = check(&http, method, target, headers).unwrap_err();
             assert_eq!(err.code, S3ErrorCode::NotImplemented, "{method} {target}");
+        }
+        // The proxy's own name on the store (nginx's `index` points into it).
+        for target in ["/bkt/.s3-auth-proxy/no-index", "/bkt/a/.s3-auth-proxy"] {
+            let err = check(&http, "PUT", target, &[]).unwrap_err();
+            assert_eq!(err.code, S3ErrorCode::InvalidArgument, "{target}");
         }
         let s3 = backend(UpstreamKind::S3);
         assert_eq!(check(&s3, "GET", "/", &[]), Ok(None));

@@ -83,7 +83,10 @@ impl Index {
         let raw: Vec<RawEntry> = serde_json::from_slice(json).map_err(|e| {
             S3Error::new(
                 S3ErrorCode::BadGateway,
-                format!("The backend's folder index is not nginx's autoindex JSON: {e}"),
+                format!(
+                    "The backend's folder index is not nginx's autoindex JSON ({e}): {:?}",
+                    String::from_utf8_lossy(&json[..json.len().min(120)])
+                ),
             )
         })?;
         let mut entries = Vec::with_capacity(raw.len());

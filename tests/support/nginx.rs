@@ -323,6 +323,9 @@ http {{
             # starting with '.' are never listed).
             autoindex on;
             autoindex_format json;
+            # No index file: a key named index.html must not stand in for its folder's
+            # listing. The proxy refuses every key with a .s3-auth-proxy segment.
+            index .s3-auth-proxy/no-index;
             create_full_put_path on;
             client_max_body_size 0;
         }}
