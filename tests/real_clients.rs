@@ -324,17 +324,27 @@ async fn the_sdk_deletes_a_missing_object_without_error() {
 }
 
 #[tokio::test]
-async fn the_sdk_is_told_listing_is_not_implemented_on_an_http_backend() {
-    let (_nginx, proxy) = nginx_and_proxy_with(ProxyOptions::default());
+async fn the_sdk_lists_an_http_backend_and_is_told_versions_are_not_implemented() {
+    let (nginx, proxy) = nginx_and_proxy_with(ProxyOptions::default());
     let client = sdk_client(&proxy);
+    nginx.put_file("bucket/a/x", b"x");
+    nginx.put_file("bucket/a-b", b"ab");
 
-    let error = client
+    let listed = client
         .list_objects_v2()
         .bucket("bucket")
         .send()
         .await
-        .expect_err("listing on kind = http");
+        .expect("the proxy lists a plain store's folders");
+    let keys: Vec<&str> = listed.contents().iter().filter_map(|o| o.key()).collect();
+    assert_eq!(keys, ["a-b", "a/x"]);
 
+    let error = client
+        .list_object_versions()
+        .bucket("bucket")
+        .send()
+        .await
+        .expect_err("versions on kind = http");
     let raw = error.raw_response().expect("an HTTP answer");
     assert_eq!(raw.status().as_u16(), 501);
     assert_eq!(

@@ -172,7 +172,7 @@ mod tests {
             size: 0,
         };
         // Keys "ab/c" and "ab.txt", "ab", "ab0": '.' (0x2E) < '/' (0x2F) < '0' (0x30).
-        let mut entries = vec![
+        let mut entries = [
             e("ab0", EntryKind::File),
             e("ab", EntryKind::Folder),
             e("ab.txt", EntryKind::File),

@@ -33,8 +33,10 @@ def test_missing_key_is_no_such_key():
     expect_error(lambda: client().get_object(Bucket="bucket", Key="absent"), "NoSuchKey", 404)
 
 
-def test_listing_is_not_implemented():
-    expect_error(lambda: client().list_objects_v2(Bucket="bucket"), "NotImplemented", 501)
+def test_listing_a_missing_bucket_and_versions():
+    # The proxy lists a plain store's folders itself; versions it cannot list.
+    expect_error(lambda: client().list_objects_v2(Bucket="no-such-bucket"), "NoSuchBucket", 404)
+    expect_error(lambda: client().list_object_versions(Bucket="bucket"), "NotImplemented", 501)
 
 
 def test_wrong_content_md5_is_bad_digest():
@@ -52,6 +54,6 @@ if __name__ == "__main__":
         test_wrong_secret_is_signature_does_not_match,
         test_unknown_access_key_is_invalid_access_key_id,
         test_missing_key_is_no_such_key,
-        test_listing_is_not_implemented,
+        test_listing_a_missing_bucket_and_versions,
         test_wrong_content_md5_is_bad_digest,
     ])
