@@ -629,3 +629,330 @@ fn a_form_key_that_climbs_out_of_its_prefix_is_refused_in_front_of_both_backends
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// AWS's own example upload page (the SigV4 and SigV2 browser-upload examples of the S3
+// documentation): its named submit button comes *after* the file input, so Chromium sends it as
+// a part after the file. S3 ignores fields after the file; so must the proxy, in front of nginx
+// and of s3s-fs. Policies are signed here (aws-sigv4's key derivation; HMAC-SHA1), never by the
+// proxy's code.
+
+use support::s3_server::S3Server;
+
+/// The backend behind the proxy.
+enum Store {
+    Nginx(Nginx),
+    S3(S3Server),
+}
+
+/// A backend with the proxy in front of it.
+struct Setup {
+    store: Store,
+    proxy: Proxy,
+}
+
+impl Setup {
+    fn nginx() -> Setup {
+        let nginx = Nginx::start();
+        let proxy = Proxy::start(&nginx, ProxyOptions::default());
+        Setup {
+            store: Store::Nginx(nginx),
+            proxy,
+        }
+    }
+
+    /// s3s-fs with `buckets` already there.
+    fn s3s_fs(buckets: &[&str]) -> Setup {
+        let server = S3Server::start();
+        for bucket in buckets {
+            server.create_bucket(bucket);
+        }
+        let proxy = Proxy::start_in_front_of(server.addr(), "s3", ProxyOptions::default());
+        Setup {
+            store: Store::S3(server),
+            proxy,
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        match self.store {
+            Store::Nginx(_) => "nginx",
+            Store::S3(_) => "s3s-fs",
+        }
+    }
+
+    /// The bytes stored for `bucket/key`.
+    fn stored(&self, relative: &str) -> Option<Vec<u8>> {
+        match &self.store {
+            Store::Nginx(nginx) => nginx.stored(relative),
+            Store::S3(server) => server.stored(relative),
+        }
+    }
+
+    fn assert_nothing_stored(&self, context: &str) {
+        match &self.store {
+            Store::Nginx(nginx) => nginx.assert_nothing_stored(),
+            Store::S3(server) => server.assert_nothing_stored(context),
+        }
+    }
+}
+
+/// The test in front of nginx, then in front of s3s-fs (with `bucket`).
+fn on_both_backends(bucket: &str, test: impl Fn(&Setup)) {
+    for setup in [Setup::nginx(), Setup::s3s_fs(&[bucket])] {
+        test(&setup);
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum FormScheme {
+    SigV4,
+    SigV2,
+}
+
+/// What the form asks S3 to answer.
+#[derive(Debug, Clone, Copy)]
+enum OnSuccess {
+    Status(u16),
+    /// `success_action_redirect` back to the driver's page origin.
+    Redirect,
+}
+
+/// Replaced by the driver with the page's origin (`--redirect-placeholder`).
+const PAGE_ORIGIN_TOKEN: &str = "__PAGE_ORIGIN__";
+
+/// The SigV4 example's `x-amz-date`; a form has no clock-skew check (its policy's expiration
+/// bounds it), so the example's day still signs.
+const EXAMPLE_AMZ_DATE: &str = "20151229T000000Z";
+
+/// 2015-12-29T00:00:00Z.
+const EXAMPLE_DAY_UNIX: u64 = 1_451_347_200;
+
+/// The fields of AWS's example form, in its order, for `bucket` and keys under `prefix`,
+/// with the policy (and `content-length-range` when `max_size` is given) signed here.
+fn aws_example_fields(
+    bucket: &str,
+    prefix: &str,
+    scheme: FormScheme,
+    on_success: OnSuccess,
+    max_size: Option<u64>,
+) -> Vec<(String, String)> {
+    use base64::Engine;
+    use serde_json::json;
+    let (success_field, success_value, success_condition) = match on_success {
+        OnSuccess::Status(status) => (
+            "success_action_status",
+            status.to_string(),
+            json!({ "success_action_status": status.to_string() }),
+        ),
+        OnSuccess::Redirect => (
+            "success_action_redirect",
+            format!("{PAGE_ORIGIN_TOKEN}/uploaded"),
+            json!([
+                "starts-with",
+                "$success_action_redirect",
+                "http://127.0.0.1:"
+            ]),
+        ),
+    };
+    let credential = format!("{ACCESS_KEY}/20151229/us-east-1/s3/aws4_request");
+    let mut conditions = vec![
+        json!({ "bucket": bucket }),
+        json!(["starts-with", "$key", prefix]),
+        success_condition,
+        json!(["starts-with", "$Content-Type", "image/"]),
+        json!({ "x-amz-meta-uuid": "14365123651274" }),
+        json!(["starts-with", "$x-amz-meta-tag", ""]),
+    ];
+    if let Some(max) = max_size {
+        conditions.push(json!(["content-length-range", 1, max]));
+    }
+    if let FormScheme::SigV4 = scheme {
+        conditions.push(json!({ "x-amz-credential": credential }));
+        conditions.push(json!({ "x-amz-algorithm": "AWS4-HMAC-SHA256" }));
+        conditions.push(json!({ "x-amz-date": EXAMPLE_AMZ_DATE }));
+    }
+    let policy = json!({ "expiration": "2099-12-30T12:00:00.000Z", "conditions": conditions });
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let policy_b64 = b64.encode(policy.to_string());
+    let field = |name: &str, value: &str| (name.to_string(), value.to_string());
+    let mut fields = vec![
+        field("key", &format!("{prefix}${{filename}}")),
+        field(success_field, &success_value),
+        field("Content-Type", "image/jpeg"),
+        field("x-amz-meta-uuid", "14365123651274"),
+    ];
+    match scheme {
+        FormScheme::SigV4 => {
+            let day = std::time::UNIX_EPOCH + std::time::Duration::from_secs(EXAMPLE_DAY_UNIX);
+            let key = aws_sigv4::sign::v4::generate_signing_key(
+                support::SECRET_KEY,
+                day,
+                "us-east-1",
+                "s3",
+            );
+            let signature = aws_sigv4::sign::v4::calculate_signature(key, policy_b64.as_bytes());
+            fields.push(field("X-Amz-Credential", &credential));
+            fields.push(field("X-Amz-Algorithm", "AWS4-HMAC-SHA256"));
+            fields.push(field("X-Amz-Date", EXAMPLE_AMZ_DATE));
+            fields.push(field("x-amz-meta-tag", ""));
+            fields.push(field("Policy", &policy_b64));
+            fields.push(field("X-Amz-Signature", &signature));
+        }
+        FormScheme::SigV2 => {
+            use hmac::{Hmac, Mac};
+            let mut mac =
+                Hmac::<sha1::Sha1>::new_from_slice(support::SECRET_KEY.as_bytes()).unwrap();
+            mac.update(policy_b64.as_bytes());
+            let signature = b64.encode(mac.finalize().into_bytes());
+            fields.push(field("x-amz-meta-tag", ""));
+            fields.push(field("AWSAccessKeyId", ACCESS_KEY));
+            fields.push(field("Policy", &policy_b64));
+            fields.push(field("Signature", &signature));
+        }
+    }
+    fields
+}
+
+/// AWS's example page: text inputs where it has them, hidden ones elsewhere, the file input,
+/// and after it `<input type="submit" name="submit" value="Upload to Amazon S3" />`.
+fn aws_example_page(endpoint: &str, bucket: &str, fields: &[(String, String)]) -> String {
+    let mut html = format!(
+        "<html>\n  <head>\n    <meta http-equiv=\"Content-Type\" content=\"text/html; \
+         charset=UTF-8\" />\n  </head>\n  <body>\n  <form action=\"{endpoint}/{bucket}\" \
+         method=\"post\" enctype=\"multipart/form-data\">\n"
+    );
+    for (name, value) in fields {
+        let (label, kind) = match name.as_str() {
+            "key" => ("Key to upload: ", "input"),
+            "Content-Type" => ("Content-Type: ", "input"),
+            "x-amz-meta-tag" => ("Tags for File: ", "input"),
+            "X-Amz-Credential" | "X-Amz-Algorithm" | "X-Amz-Date" => ("", "text"),
+            _ => ("", "hidden"),
+        };
+        // No value here holds a quote or '<' (base64, hex, fixed text).
+        html.push_str(&format!(
+            "    {label}<input type=\"{kind}\" name=\"{name}\" value=\"{value}\" /><br />\n"
+        ));
+    }
+    html.push_str(
+        "    File:\n    <input type=\"file\"   name=\"file\" /> <br />\n    \
+         <!-- The elements after this will be ignored -->\n    \
+         <input type=\"submit\" name=\"submit\" value=\"Upload to Amazon S3\" />\n  \
+         </form>\n</html>\n",
+    );
+    html
+}
+
+/// Chromium submits `page` with the file `photo.jpg` holding `contents`; a redirect to the
+/// page origin lands on the driver.
+fn submit_aws_example_page(page: &str, contents: &[u8]) -> serde_json::Value {
+    let dir = tempfile::tempdir().unwrap();
+    let page_file = dir.path().join("form.html");
+    std::fs::write(&page_file, page).unwrap();
+    let file = file_to_upload(dir.path(), "photo.jpg", contents);
+    run_driver(&[
+        "submit-form",
+        "--page-file",
+        page_file.to_str().unwrap(),
+        "--file",
+        file.to_str().unwrap(),
+        "--redirect-placeholder",
+        PAGE_ORIGIN_TOKEN,
+    ])
+}
+
+/// Every byte but ASCII letters and digits as `%XX` (how S3 puts bucket, key and ETag in a
+/// `success_action_redirect` query).
+fn percent_encode_all(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b.is_ascii_alphanumeric() {
+            true => char::from(b).to_string(),
+            false => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// One Chromium submission of the AWS example page and what S3 would answer it.
+fn chromium_submits_the_aws_example(setup: &Setup, scheme: FormScheme, on_success: OnSuccess) {
+    let bucket = "examplebucket";
+    let prefix = format!("user/{scheme:?}-{on_success:?}/")
+        .to_lowercase()
+        .replace(['(', ')'], "");
+    // Some files fit the proxy's read-ahead (exact Content-Length upstream), others stream
+    // upstream chunked.
+    let size = match on_success {
+        OnSuccess::Status(204) => 3 * 1024 * 1024 + 7,
+        OnSuccess::Status(_) => 200_000,
+        OnSuccess::Redirect => 1024 * 1024 + 123_457,
+    };
+    let contents = support::patterned_bytes(size);
+    let fields = aws_example_fields(bucket, &prefix, scheme, on_success, None);
+    let page = aws_example_page(&setup.proxy.endpoint(), bucket, &fields);
+    let context = format!("{} {scheme:?} {on_success:?}", setup.name());
+
+    let result = submit_aws_example_page(&page, &contents);
+
+    let key = format!("{prefix}photo.jpg");
+    let etag = format!("\"{}\"", md5_hex(&contents));
+    match on_success {
+        OnSuccess::Status(204) => assert_eq!(result["post_status"], 204, "{context}: {result:#}"),
+        OnSuccess::Status(_) => {
+            assert_eq!(result["post_status"], 201, "{context}: {result:#}");
+            let body = result["post_body"].as_str().unwrap();
+            assert!(
+                body.contains(&format!("<Key>{key}</Key>")),
+                "{context}: {body}"
+            );
+            assert!(
+                body.contains(&format!("<Bucket>{bucket}</Bucket>")),
+                "{body}"
+            );
+            assert!(body.contains(&md5_hex(&contents)), "{context}: {body}");
+        }
+        OnSuccess::Redirect => {
+            assert_eq!(result["post_status"], 303, "{context}: {result:#}");
+            let origin = result["page_origin"].as_str().unwrap();
+            let expected = format!(
+                "{origin}/uploaded?bucket={bucket}&key={}&etag={}",
+                percent_encode_all(&key),
+                percent_encode_all(&etag)
+            );
+            assert_eq!(result["post_headers"]["location"], expected, "{context}");
+            let hits = result["redirect_hits"].as_array().unwrap();
+            assert!(
+                hits.iter()
+                    .any(|hit| expected.ends_with(hit.as_str().unwrap())),
+                "{context}: the browser followed the redirect: {result:#}"
+            );
+        }
+    }
+    assert!(
+        setup.stored(&format!("{bucket}/{key}")) == Some(contents),
+        "{context}: the file is stored whole"
+    );
+}
+
+#[test]
+fn chromium_submits_aws_example_pages_with_the_submit_button_after_the_file() {
+    support::browser::require_browser();
+    on_both_backends("examplebucket", |setup| {
+        for scheme in [FormScheme::SigV4, FormScheme::SigV2] {
+            for on_success in [
+                OnSuccess::Status(204),
+                OnSuccess::Status(201),
+                OnSuccess::Redirect,
+            ] {
+                chromium_submits_the_aws_example(setup, scheme, on_success);
+            }
+        }
+        if let Store::Nginx(nginx) = &setup.store {
+            // Files longer than the read-ahead went up chunked, the others with their length.
+            let puts = nginx.wait_for_upstream_requests(6);
+            let chunked = puts.iter().filter(|r| r.transfer_encoding == "chunked");
+            assert_eq!(chunked.count(), 4, "{puts:#?}");
+            let exact = puts.iter().filter(|r| r.content_length == "200000");
+            assert_eq!(exact.count(), 2, "{puts:#?}");
+        }
+    });
+}

@@ -444,11 +444,35 @@ impl MultipartReader {
         }
     }
 
-    /// Bytes a conforming client sends after the file's last byte: `\r\n--{boundary}--\r\n`.
-    /// With the form's `Content-Length` and [`FormPrefix::bytes_before_file`] it gives the
-    /// file's exact length before the file arrives (the backend's `Content-Length`).
+    /// Bytes a conforming client sends after the file's last byte when the file is the last
+    /// part: `\r\n--{boundary}--\r\n`.
     pub fn closing_len(&self) -> u64 {
         (self.boundary.len() as u64).saturating_add(8)
+    }
+
+    /// What a form of `form_length` bytes (its `Content-Length`) says about the length of its
+    /// file, once the file part's headers are read: `(at least, at most)`. Not exact, since
+    /// parts may follow the file: at most the form minus the shortest possible end
+    /// (`\r\n--{boundary}--`), at least the form minus the longest end the limits allow (the
+    /// file's delimiter, then parts within `max_prefix_size` with what preceded the file).
+    /// `None` before the file; `MalformedPOSTRequest` when the form is too short to hold what
+    /// was already read plus that shortest end.
+    pub fn file_len_bounds(&self, form_length: u64) -> Option<Result<(u64, u64), S3Error>> {
+        let before = self.prefix.as_ref()?.bytes_before_file;
+        let delimiter = (self.boundary.len() as u64).saturating_add(4);
+        let shortest_end = delimiter.saturating_add(2);
+        let parts_budget = (self.limits.max_prefix_size as u64).saturating_sub(before);
+        let longest_end = delimiter.saturating_add(parts_budget.max(4));
+        let at_most = form_length
+            .checked_sub(before)
+            .and_then(|rest| rest.checked_sub(shortest_end));
+        Some(match at_most {
+            Some(at_most) => {
+                let at_least = form_length.saturating_sub(before.saturating_add(longest_end));
+                Ok((at_least, at_most))
+            }
+            None => Err(malformed("Content-Length is shorter than the form")),
+        })
     }
 
     /// Back to the state of [`new`](Self::new), same boundary and limits: a retried upstream

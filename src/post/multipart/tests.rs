@@ -1129,3 +1129,51 @@ fn thousands_of_mutated_forms_never_panic_nor_release_the_last_byte_early() {
         }
     }
 }
+
+#[test]
+fn the_forms_length_bounds_its_files_length_whatever_follows_the_file() {
+    let data = b"0123456789";
+    let prefix_of = |limits: MultipartLimits, body: &[u8], data_at: usize| {
+        let mut reader = MultipartReader::new(BOUNDARY, limits);
+        reader
+            .feed(Bytes::copy_from_slice(&body[..data_at]))
+            .expect("up to the file");
+        reader
+    };
+    // The file last, with the final CRLF: at most the file and the 2 bytes of that CRLF.
+    let (body, data_at) = render(b"", &[field("key", "k"), file_part("file", data)], b"\r\n");
+    let reader = prefix_of(MultipartLimits::default(), &body, data_at);
+    let (at_least, at_most) = reader
+        .file_len_bounds(body.len() as u64)
+        .expect("after the file's headers")
+        .expect("long enough");
+    assert_eq!(at_most, 12);
+    assert_eq!(at_least, 0, "a 1 MiB budget for parts after the file");
+    // A submit button after the file, with the budget for it exactly used up: at least the file.
+    let (body, data_at) = form_with_submit_button_after_the_file(data);
+    let after_file = body.len() - (data_at + data.len() + 4 + BOUNDARY.len());
+    let tight = MultipartLimits {
+        max_prefix_size: data_at + after_file,
+        ..MultipartLimits::default()
+    };
+    let reader = prefix_of(tight, &body, data_at);
+    let (at_least, at_most) = reader
+        .file_len_bounds(body.len() as u64)
+        .expect("after the file's headers")
+        .expect("long enough");
+    assert_eq!(at_least, 10);
+    assert!(at_most > 10);
+    // Too short for what was read and the shortest end; nothing known before the file.
+    let short = (data_at + 4 + BOUNDARY.len() + 1) as u64;
+    let err = reader
+        .file_len_bounds(short)
+        .expect("known")
+        .expect_err("short");
+    assert_eq!(err.code, S3ErrorCode::MalformedPOSTRequest);
+    assert_eq!(
+        reader.file_len_bounds(short + 1).expect("known"),
+        Ok((0, 0))
+    );
+    let fresh = MultipartReader::new(BOUNDARY, MultipartLimits::default());
+    assert!(fresh.file_len_bounds(1000).is_none());
+}
