@@ -525,10 +525,25 @@ fn a_form_with_a_bad_signature_never_opens_an_upstream_request() {
 }
 
 #[test]
-fn a_form_ending_without_the_final_crlf_stores_nothing_rather_than_a_cut_file() {
-    // The backend is told the file's length assuming the closing `--boundary--\r\n`. Without its
-    // CRLF the file is 2 bytes longer than announced: the proxy must stop before the backend
-    // has the announced length, or it would commit the file cut short.
+fn a_form_ending_without_the_final_crlf_stores_the_whole_file_never_a_cut_one() {
+    // The file's length is never guessed from the form's Content-Length (parts may follow the
+    // file): a form closed by `--boundary--` without its CRLF is whole, and so is the file
+    // stored, whether it fits the read-ahead (exact length upstream) or streams chunked.
+    let nginx = Nginx::start();
+    let proxy = Proxy::start(&nginx, ProxyOptions::default());
+    let page = form_page(&proxy, "photos", &["--key-prefix", "cut/"]);
+    for (name, size) in [("f.bin", 300_000), ("large.bin", 2 * 1024 * 1024 + 1)] {
+        let data = support::patterned_bytes(size);
+        let (mut body, content_type) = form_body(&hidden_fields(&page), name, &data);
+        body.truncate(body.len() - 2);
+        assert!(body.ends_with(b"--"));
+
+        let response = send_form(&proxy, "photos", body, &content_type);
+
+        assert_eq!(response.status, 201, "{}", response.text());
+        assert!(nginx.stored(&format!("photos/cut/{name}")) == Some(data));
+    }
+    // Two bytes short of the close: the form has not ended, nothing is stored.
     let nginx = Nginx::start();
     let proxy = Proxy::start(&nginx, ProxyOptions::default());
     let page = form_page(&proxy, "photos", &["--key-prefix", "cut/"]);
@@ -537,10 +552,8 @@ fn a_form_ending_without_the_final_crlf_stores_nothing_rather_than_a_cut_file() 
         "f.bin",
         &support::patterned_bytes(300_000),
     );
-    body.truncate(body.len() - 2);
-
+    body.truncate(body.len() - 4);
     let response = send_form(&proxy, "photos", body, &content_type);
-
     response.assert_s3_error(400, "MalformedPOSTRequest");
     nginx.assert_nothing_stored();
 }
@@ -953,6 +966,240 @@ fn chromium_submits_aws_example_pages_with_the_submit_button_after_the_file() {
             assert_eq!(chunked.count(), 4, "{puts:#?}");
             let exact = puts.iter().filter(|r| r.content_length == "200000");
             assert_eq!(exact.count(), 2, "{puts:#?}");
+        }
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parts after the file, attacked: they are bounded by the limits of the fields before it, and
+// the file is committed only once the whole form (its parts after the file included) is in and
+// verified: in front of nginx (chunked PUT: committed on the terminating chunk) and s3s-fs.
+
+const ATTACK_BUCKET: &str = "examplebucket";
+
+/// A multipart body: `fields`, the file, then `after` parts, then the close.
+fn form_body_then(
+    fields: &[(String, String)],
+    filename: &str,
+    data: &[u8],
+    after: &[(String, Vec<u8>)],
+) -> (Vec<u8>, String) {
+    let (mut body, content_type) = form_body(fields, filename, data);
+    let boundary = "----raw-form-boundary-7d1a";
+    let close = format!("--{boundary}--\r\n");
+    body.truncate(body.len() - close.len());
+    for (name, value) in after {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n")
+                .as_bytes(),
+        );
+        body.extend_from_slice(value);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(close.as_bytes());
+    (body, content_type)
+}
+
+/// AWS's example submit button, as Chromium sends it after the file.
+fn submit_button() -> Vec<(String, Vec<u8>)> {
+    vec![("submit".to_string(), b"Upload to Amazon S3".to_vec())]
+}
+
+/// Signed fields (SigV4, answer 201) for keys under `prefix`, optionally with a size range.
+fn attack_fields(prefix: &str, max_size: Option<u64>) -> Vec<(String, String)> {
+    aws_example_fields(
+        ATTACK_BUCKET,
+        prefix,
+        FormScheme::SigV4,
+        OnSuccess::Status(201),
+        max_size,
+    )
+}
+
+/// `body` sent with `Transfer-Encoding: chunked` (pieces of 64 KiB) instead of a length.
+fn send_form_chunked(proxy: &Proxy, body: &[u8], content_type: &str) -> support::Response {
+    let request = proxy
+        .request("POST", &format!("/{ATTACK_BUCKET}"))
+        .header("Content-Type", content_type)
+        .header("Transfer-Encoding", "chunked");
+    let mut connection = support::Connection::open(proxy.addr());
+    connection.write(&request.head_bytes()).unwrap();
+    for piece in body.chunks(64 * 1024) {
+        let mut chunk = format!("{:x}\r\n", piece.len()).into_bytes();
+        chunk.extend_from_slice(piece);
+        chunk.extend_from_slice(b"\r\n");
+        if connection.write(&chunk).is_err() {
+            break; // refused early: the answer is waiting
+        }
+    }
+    let _ = connection.write(b"0\r\n\r\n");
+    connection.read_response("POST").unwrap()
+}
+
+/// In front of nginx: it saw `count` PUTs, the last one chunked and not stored (the file
+/// had streamed to it before the refusal, which it then discarded).
+fn assert_nginx_discarded_a_streamed_put(setup: &Setup, count: usize) {
+    if let Store::Nginx(nginx) = &setup.store {
+        let puts = nginx.wait_for_upstream_requests(count);
+        let last = puts.last().unwrap();
+        assert_eq!(last.transfer_encoding, "chunked", "{puts:#?}");
+        assert!(!last.status.starts_with('2'), "{puts:#?}");
+    }
+}
+
+fn assert_refused_form(setup: &Setup, response: &support::Response, status: u16, code: &str) {
+    assert_eq!(
+        response.s3_error_code().as_deref(),
+        Some(code),
+        "{}: {}",
+        setup.name(),
+        response.text()
+    );
+    response.assert_s3_error(status, code);
+    setup.assert_nothing_stored(&format!("{} {code}", setup.name()));
+}
+
+#[test]
+fn parts_after_the_file_beyond_the_form_limits_are_refused_and_nothing_is_stored() {
+    const REFUSED: &str = "MaxPostPreDataLengthExceededError";
+    on_both_backends(ATTACK_BUCKET, |setup| {
+        let fields = attack_fields("late/", None);
+        let small = support::patterned_bytes(1000);
+        // Longer than the read-ahead: the file streams upstream before the parts after it.
+        let large = support::patterned_bytes(2 * 1024 * 1024);
+        // One value after the file above limits.post_max_field_size (64 KiB).
+        let long_value = vec![("x-ignore-late".to_string(), vec![b'v'; 64 * 1024 + 1])];
+        for data in [&small, &large] {
+            let (body, ctype) = form_body_then(&fields, "f.bin", data, &long_value);
+            let response = send_form(&setup.proxy, ATTACK_BUCKET, body, &ctype);
+            assert_refused_form(setup, &response, 400, REFUSED);
+            assert!(
+                response.text().contains("post_max_field_size"),
+                "{}",
+                response.text()
+            );
+        }
+        // Parts after the file adding up to more than limits.post_max_prefix (1 MiB).
+        let many_long: Vec<(String, Vec<u8>)> = (0..20)
+            .map(|i| (format!("x-ignore-{i}"), vec![b'p'; 60_000]))
+            .collect();
+        let (body, ctype) = form_body_then(&fields, "f.bin", &large, &many_long);
+        let response = send_form(&setup.proxy, ATTACK_BUCKET, body, &ctype);
+        assert_refused_form(setup, &response, 400, REFUSED);
+        assert!(
+            response.text().contains("post_max_prefix"),
+            "{}",
+            response.text()
+        );
+        assert_nginx_discarded_a_streamed_put(setup, 2);
+        // More parts than limits.post_max_parts (1000), counting those before the file.
+        let many: Vec<(String, Vec<u8>)> = (0..1000)
+            .map(|i| (format!("x-ignore-{i}"), b"1".to_vec()))
+            .collect();
+        let (body, ctype) = form_body_then(&fields, "f.bin", &large, &many);
+        let response = send_form(&setup.proxy, ATTACK_BUCKET, body, &ctype);
+        assert_refused_form(setup, &response, 400, REFUSED);
+        assert!(
+            response.text().contains("post_max_parts"),
+            "{}",
+            response.text()
+        );
+
+        // The neighbour: the same large file with a submit button after it is stored whole.
+        let (body, ctype) = form_body_then(&fields, "ok.bin", &large, &submit_button());
+        let response = send_form(&setup.proxy, ATTACK_BUCKET, body, &ctype);
+        assert_eq!(
+            response.status,
+            201,
+            "{}: {}",
+            setup.name(),
+            response.text()
+        );
+        assert!(setup.stored(&format!("{ATTACK_BUCKET}/late/ok.bin")) == Some(large.clone()));
+    });
+}
+
+#[test]
+fn a_file_larger_than_its_range_with_a_part_after_it_stores_nothing() {
+    on_both_backends(ATTACK_BUCKET, |setup| {
+        let max = 1_500_000u64;
+        let fields = attack_fields("big/", Some(max));
+        // One byte too many, in a form too long for the read-ahead: found while streaming, with
+        // Content-Length and sent chunked.
+        let one_too_many = support::patterned_bytes(max as usize + 1);
+        let (body, ctype) = form_body_then(&fields, "f.bin", &one_too_many, &submit_button());
+        let response = send_form(&setup.proxy, ATTACK_BUCKET, body.clone(), &ctype);
+        assert_refused_form(setup, &response, 400, "EntityTooLarge");
+        assert_nginx_discarded_a_streamed_put(setup, 1);
+        let response = send_form_chunked(&setup.proxy, &body, &ctype);
+        assert_refused_form(setup, &response, 400, "EntityTooLarge");
+        assert_nginx_discarded_a_streamed_put(setup, 2);
+        // Far too large: the form's length alone says so, whatever parts may follow the file.
+        let far = support::patterned_bytes(4 * 1024 * 1024);
+        let (body, ctype) = form_body_then(&fields, "f.bin", &far, &submit_button());
+        let response = send_form(&setup.proxy, ATTACK_BUCKET, body, &ctype);
+        assert_refused_form(setup, &response, 400, "EntityTooLarge");
+        // Within the read-ahead.
+        let small_fields = attack_fields("big/", Some(1000));
+        let (body, ctype) = form_body_then(
+            &small_fields,
+            "f.bin",
+            &support::patterned_bytes(1001),
+            &submit_button(),
+        );
+        let response = send_form(&setup.proxy, ATTACK_BUCKET, body, &ctype);
+        assert_refused_form(setup, &response, 400, "EntityTooLarge");
+
+        // The neighbour: exactly the maximum is stored.
+        let at_max = support::patterned_bytes(max as usize);
+        let (body, ctype) = form_body_then(&fields, "max.bin", &at_max, &submit_button());
+        let response = send_form_chunked(&setup.proxy, &body, &ctype);
+        assert_eq!(
+            response.status,
+            201,
+            "{}: {}",
+            setup.name(),
+            response.text()
+        );
+        assert!(setup.stored(&format!("{ATTACK_BUCKET}/big/max.bin")) == Some(at_max.clone()));
+    });
+}
+
+#[test]
+fn a_form_cut_off_in_a_part_after_the_file_stores_nothing() {
+    on_both_backends(ATTACK_BUCKET, |setup| {
+        let fields = attack_fields("cut/", None);
+        for size in [2 * 1024 * 1024, 1000] {
+            let data = support::patterned_bytes(size);
+            let (body, ctype) = form_body_then(&fields, "f.bin", &data, &submit_button());
+            // Cut inside the button's value: the whole file has been sent.
+            let value_at = body
+                .windows(b"Upload to".len())
+                .rposition(|w| w == b"Upload to")
+                .unwrap();
+            let cut = value_at + 4;
+
+            // The client announces the whole form and stops there.
+            let request = setup
+                .proxy
+                .request("POST", &format!("/{ATTACK_BUCKET}"))
+                .header("Content-Type", &ctype)
+                .body(body.clone());
+            let mut connection = support::Connection::open(setup.proxy.addr());
+            connection.write(&request.head_bytes()).unwrap();
+            connection.write(&body[..cut]).unwrap();
+            connection.shutdown_write();
+            let response = connection.read_response("POST").unwrap();
+            assert_refused_form(setup, &response, 400, "IncompleteBody");
+            if size > 1024 * 1024 {
+                assert_nginx_discarded_a_streamed_put(setup, 1);
+            }
+
+            // The HTTP body is whole, the form is not: no closing boundary after the button.
+            let response = send_form(&setup.proxy, ATTACK_BUCKET, body[..cut].to_vec(), &ctype);
+            assert_refused_form(setup, &response, 400, "MalformedPOSTRequest");
+            let response = send_form_chunked(&setup.proxy, &body[..cut], &ctype);
+            assert_refused_form(setup, &response, 400, "MalformedPOSTRequest");
         }
     });
 }
