@@ -1203,3 +1203,44 @@ fn a_form_cut_off_in_a_part_after_the_file_stores_nothing() {
         }
     });
 }
+
+#[test]
+fn a_form_without_its_signature_field_is_invalid_argument_as_on_s3() {
+    // ceph/s3-tests test_post_object_missing_signature: 400, where the other missing fields
+    // are 403 AccessDenied.
+    let setup = Setup::nginx();
+    for (scheme, signature) in [
+        (FormScheme::SigV4, "X-Amz-Signature"),
+        (FormScheme::SigV2, "Signature"),
+    ] {
+        let mut fields = aws_example_fields(
+            ATTACK_BUCKET,
+            "nosig/",
+            scheme,
+            OnSuccess::Status(201),
+            None,
+        );
+        fields.retain(|(name, _)| name != signature);
+        let (body, ctype) = form_body(&fields, "f.bin", b"unsigned");
+        let response = send_form(&setup.proxy, ATTACK_BUCKET, body, &ctype);
+        assert_refused_form(&setup, &response, 400, "InvalidArgument");
+        // The XML's own escaping undone.
+        let message = response.s3_error_message().unwrap().replace("&apos;", "'");
+        assert!(
+            message.starts_with(&format!(
+                "Bucket POST must contain a field named '{}'.",
+                signature.to_lowercase()
+            )),
+            "{scheme:?}: {message}"
+        );
+    }
+    assert!(setup_has_no_upstream_request(&setup));
+}
+
+/// Nothing reached nginx at all.
+fn setup_has_no_upstream_request(setup: &Setup) -> bool {
+    match &setup.store {
+        Store::Nginx(nginx) => nginx.upstream_requests().is_empty(),
+        Store::S3(_) => true,
+    }
+}
