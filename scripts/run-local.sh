@@ -6,8 +6,9 @@
 #   scripts/run-local.sh           prerequisites, then build and run
 #   scripts/run-local.sh --check   prerequisites only: exit 0 when all are there
 #
-# Each prerequisite is checked on its own: nginx (the backend), cc and make (C sources in the
-# build), cmake (pingora's zlib-ng is built with it), cargo. As root with apt-get, exactly the
+# Each prerequisite is checked on its own: nginx (the backend), a C compiler that can link (ring
+# and zlib-ng are C: gcc alone, without libc6-dev, cannot link), make and cmake (pingora's
+# zlib-ng is built with them), cargo. As root with apt-get, exactly the
 # missing ones are installed (nginx present and cmake absent: cmake is installed, nginx is left
 # alone). Otherwise, or when installing fails, one line on stderr names each missing one and how to
 # get it, and the script exits 1 before anything is built.
@@ -20,10 +21,11 @@ case "${1:-}" in
     *) echo "usage: scripts/run-local.sh [--check]" >&2; exit 2 ;;
 esac
 
-# prerequisite, the Debian/Ubuntu package that provides it ("-": not from apt), how to get it
+# prerequisite, the Debian/Ubuntu packages that provide it (comma-separated; "-": not from
+# apt), how to get it
 PREREQS=(
     "nginx nginx-core apt-get install nginx-core"
-    "cc gcc apt-get install gcc"
+    "cc gcc,libc6-dev apt-get install gcc libc6-dev"
     "make make apt-get install make"
     "cmake cmake apt-get install cmake"
     "cargo - install Rust from https://rustup.rs, Debian 12's cargo is too old for pingora"
@@ -34,6 +36,8 @@ nginx_path() { command -v nginx 2>/dev/null || { [ -x /usr/sbin/nginx ] && echo 
 present() {
     case $1 in
         nginx) nginx_path >/dev/null ;;
+        # a compiler finds the C library's start files only when libc6-dev is there
+        cc) command -v cc >/dev/null 2>&1 && case $(cc -print-file-name=Scrt1.o) in /*) ;; *) false ;; esac ;;
         *) command -v "$1" >/dev/null 2>&1 ;;
     esac
 }
@@ -48,7 +52,7 @@ mapfile -t missing < <(missing_prereqs)
 packages=()
 for line in "${missing[@]}"; do
     read -r _ pkg _ <<<"$line"
-    if [ "$pkg" != - ]; then packages+=("$pkg"); fi
+    if [ "$pkg" != - ]; then packages+=(${pkg//,/ }); fi
 done
 note=""
 if [ ${#packages[@]} -gt 0 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

@@ -467,16 +467,16 @@ in_nginx_image() { # in_nginx_image USER COMMAND: bash -c COMMAND in /src, in a 
 }
 in_nginx_image 65534 'scripts/run-local.sh --check' >"$TMP/rl-user.log" 2>&1
 st=$?
-if [ $st = 1 ] && [ "$(cat "$TMP/rl-user.log")" = "run-local.sh: missing cc (apt-get install gcc); make (apt-get install make); cmake (apt-get install cmake)" ]; then
+if [ $st = 1 ] && [ "$(cat "$TMP/rl-user.log")" = "run-local.sh: missing cc (apt-get install gcc libc6-dev); make (apt-get install make); cmake (apt-get install cmake)" ]; then
     pass "container with nginx but no cmake, not root: exit 1, one line: $(cat "$TMP/rl-user.log")"
 else
     show "$TMP/rl-user.log"; fail "container with nginx but no cmake, not root (exit $st)"
 fi
 in_nginx_image 0 'scripts/run-local.sh --check && cmake --version | head -1 && command -v cc make && [ "$(dpkg-query -W -f="\${db:Status-Abbrev}" nginx-core)" = "ii " ]' >"$TMP/rl-root.log" 2>&1
 st=$?
-if [ $st = 0 ] && [ "$(head -1 "$TMP/rl-root.log")" = "run-local.sh: installing gcc make cmake" ] \
+if [ $st = 0 ] && [ "$(head -1 "$TMP/rl-root.log")" = "run-local.sh: installing gcc libc6-dev make cmake" ] \
     && grep -q '^cmake version' "$TMP/rl-root.log"; then
-    pass "container with nginx but no cmake, root: installs gcc make cmake (not nginx-core), then cmake runs: $(grep '^cmake version' "$TMP/rl-root.log")"
+    pass "container with nginx but no cmake, root: installs gcc libc6-dev make cmake (not nginx-core), then cmake runs: $(grep '^cmake version' "$TMP/rl-root.log")"
 else
     show "$TMP/rl-root.log"; fail "container with nginx but no cmake, root (exit $st)"
 fi

@@ -55,7 +55,8 @@ for p in "\$@"; do
     case \$p in
         gcc) c=cc ;; nginx-core) c=nginx ;; cmake|make) c=\$p ;; *) continue ;;
     esac
-    printf '#!/bin/sh\nexit 0\n' >"$dir/bin/\$c" && chmod +x "$dir/bin/\$c"
+    # the cc stand-in finds the C library's start files (-print-file-name)
+    printf '#!/bin/sh\necho /usr/lib/stand-in/Scrt1.o\n' >"$dir/bin/\$c" && chmod +x "$dir/bin/\$c"
 done
 EOF
     chmod +x "$dir/bin/id" "$dir/bin/nginx" "$dir/bin/apt-get"
@@ -98,13 +99,27 @@ else
     fail "nginx present, cmake missing, root (status $st): $err / $apt"
 fi
 
-# 3. Each prerequisite on its own: cc and make missing, cmake there: only gcc and make installed.
+# 3. Each prerequisite on its own: cc and make missing, cmake there: only those installed.
 st=$(run_case no-cc-make-root 0 -- cc gcc make)
 apt=$(grep ' install ' "$TMP/no-cc-make-root/apt.log")
-if [ "$st" = 0 ] && [ "$apt" = "apt-get install -y -qq --no-install-recommends gcc make" ]; then
-    pass "cc and make missing, root: installs gcc and make, not cmake or nginx-core, exit 0"
+if [ "$st" = 0 ] && [ "$apt" = "apt-get install -y -qq --no-install-recommends gcc libc6-dev make" ]; then
+    pass "cc and make missing, root: installs gcc, libc6-dev and make, not cmake or nginx-core, exit 0"
 else
     fail "cc and make missing, root (status $st): $(cat "$TMP/no-cc-make-root/err") / $apt"
+fi
+
+# 3b. A compiler without the C library's files (gcc installed without libc6-dev) cannot link:
+# named as missing.
+fake_path "$TMP/no-libc" cc
+printf '#!/bin/sh\necho Scrt1.o\n' >"$TMP/no-libc/bin/cc" && chmod +x "$TMP/no-libc/bin/cc"
+env -i HOME="$TMP/no-libc" PATH="$TMP/no-libc/bin:$TMP/base" FAKE_UID=1000 \
+    "$TMP/base/bash" "$ROOT/scripts/run-local.sh" --check >/dev/null 2>"$TMP/no-libc/err"
+st=$?
+err=$(cat "$TMP/no-libc/err")
+if [ "$st" = 1 ] && [ "$err" = "run-local.sh: missing cc (apt-get install gcc libc6-dev)" ]; then
+    pass "cc without libc6-dev, not root: exit 1, one line: $err"
+else
+    fail "cc without libc6-dev (status $st): $err"
 fi
 
 # 4. Installing fails: one line names every missing prerequisite and where apt-get's output is.
