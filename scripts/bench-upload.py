@@ -5,8 +5,11 @@ single-core SHA-256 speed (`openssl speed -evp sha256`). Reports the ratios and 
 RSS. Loopback only; everything it starts it stops.
 
 Usage: scripts/bench-upload.py [--size-mib 1024] [--chunk-kib 64] [--runs 3]
+                               [--profile profiling] [--perf perf.data]
 Needs: nginx, curl, openssl, python3 with botocore (the test venv has it), a release build
-(`cargo build --release`; the script runs it).
+(`cargo build --release`; the script runs it; `--profile profiling` builds and runs that profile
+instead, and `--perf FILE` records the proxy with `perf record` while the uploads run: see
+docs/benchmarks.md, "Profiling").
 
 The aws-chunked body and its chunk signatures are computed here from the SigV4 streaming spec with
 Python's hashlib/hmac, the seed signature by botocore: none of it by the proxy's code.
@@ -14,9 +17,11 @@ Python's hashlib/hmac, the seed signature by botocore: none of it by the proxy's
 import argparse
 import hashlib
 import hmac
+import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -28,6 +33,13 @@ SECRET_KEY = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 REGION = "us-east-1"
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+
+
+def target_dir():
+    """Where cargo puts its builds: target/, or CARGO_TARGET_DIR, or what .cargo/config says."""
+    meta = subprocess.run(["cargo", "metadata", "--no-deps", "--format-version", "1"], cwd=ROOT,
+                          check=True, capture_output=True, text=True).stdout
+    return json.loads(meta)["target_directory"]
 
 
 def free_port():
@@ -129,12 +141,17 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--no-md5-etag", action="store_true",
                     help="run the proxy with upstream.md5_etag = false")
+    ap.add_argument("--profile", default="release",
+                    help="the cargo profile to build and run (profiling: with debug info for perf)")
+    ap.add_argument("--perf", metavar="FILE",
+                    help="perf record the proxy (DWARF call graphs) into FILE during the uploads")
     args = ap.parse_args()
     size = args.size_mib * 1024 * 1024
     chunk = args.chunk_kib * 1024
 
-    subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
-    binary = os.path.join(ROOT, "target/release/s3-auth-proxy")
+    subprocess.run(["cargo", "build", "--profile", args.profile, "--quiet"], cwd=ROOT, check=True)
+    binary = os.path.join(target_dir(), "debug" if args.profile == "dev" else args.profile,
+                          "s3-auth-proxy")
     nginx = shutil.which("nginx") or "/usr/sbin/nginx"
     work = tempfile.mkdtemp(prefix="s3-auth-proxy-bench-")
     procs = []
@@ -171,6 +188,10 @@ level = "warn"
         wait_port(nginx_port)
         wait_port(proxy_port)
         rss_idle = vm(proxy.pid, "VmRSS")
+        if args.perf:
+            # first in procs: stopped (SIGINT, perf then writes FILE) before the proxy
+            procs.insert(0, subprocess.Popen(["perf", "record", "-q", "-F", "999", "--call-graph",
+                                              "dwarf", "-p", str(proxy.pid), "-o", args.perf]))
 
         payload = os.path.join(work, "payload.bin")
         with open(payload, "wb") as f:
@@ -226,6 +247,9 @@ level = "warn"
               f"(growth {(rss_peak - rss_idle) / 1024:.1f} MiB for {mib:.0f} MiB uploaded x {args.runs})")
     finally:
         for p in procs:
+            if args.perf and p.args[0] == "perf":
+                p.send_signal(signal.SIGINT)
+                p.wait(timeout=120)
             p.terminate()
         for p in procs:
             try:

@@ -2,8 +2,8 @@
 # Runs the deployment files (deploy/) for real and checks what they promise:
 #
 #   1. image      deploy/Containerfile (runtime-prebuilt target, host-built binary): no shell in the
-#                 image, check-config of the shipped configs, read-only root filesystem as UID
-#                 65532, HEALTHCHECK, signed S3 PUT/GET through it to an nginx container, SIGTERM
+#                 image, a binary without debug info, the image's size, check-config of the shipped
+#                 configs, read-only root filesystem as UID 65532, HEALTHCHECK, signed S3 PUT/GET through it to an nginx container, SIGTERM
 #                 during an upload: the upload completes and the proxy exits 0 within 30 s
 #   2. compose    deploy/compose.yaml with podman-compose: its build: section, up, S3 PUT/GET on the
 #                 127.0.0.1 port, nginx unpublished on an internal network, down
@@ -12,7 +12,11 @@
 #                 the pod, credentials rotated through a kubelet-style ..data symlink swap, --down
 #   4. validate   every manifest and the rendered set with kubernetes-validate -k 1.30.0 --strict
 #   5. shape      scripts/deploy-test/test_manifests.py (pytest): probes, mounts, security contexts…
-#   6. full build (only with DEPLOY_FULL_BUILD=1, several minutes) the default target, compiled in
+#   6. run-local  scripts/run-local.sh's prerequisite check (scripts/test-run-local.sh), and for real
+#                 in a container with nginx but no cmake: not root, one line naming what is missing;
+#                 root, exactly the missing ones installed (with DEPLOY_FULL_BUILD=1, then
+#                 cargo build --release in it)
+#   7. full build (only with DEPLOY_FULL_BUILD=1, several minutes) the default target, compiled in
 #                 the builder stage, gives the same image as runtime-prebuilt
 #
 #   scripts/test-deploy.sh            # needs root on Debian 12: apt-get, rootful podman
@@ -95,8 +99,9 @@ is_200() { [ "$(http_code "$1")" = 200 ]; }
 step "set-up: packages, containers.conf, venvs, base images, release build, proxy image"
 # netavark + aardvark-dns: containers find each other by name on a network (compose, step 1);
 # catatonit: the pause process of `podman play kube` pods.
+# binutils: readelf, to look for debug info in the shipped binary (step 1).
 pkgs=(podman runc uidmap slirp4netns fuse-overlayfs debootstrap python3-venv curl
-    netavark aardvark-dns catatonit iptables)
+    netavark aardvark-dns catatonit iptables binutils)
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -162,6 +167,12 @@ fi
 
 log "cargo build --release"
 cargo build --release >"$TMP/cargo.log" 2>&1 || { tail -30 "$TMP/cargo.log" >&2; die "cargo build --release failed"; }
+# The runtime-prebuilt target copies target/release/s3-auth-proxy from the build context: with
+# CARGO_TARGET_DIR elsewhere, put the binary just built there.
+target_dir=$(cargo metadata --no-deps --format-version 1 | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+if ! [ "$target_dir/release/s3-auth-proxy" -ef "$ROOT/target/release/s3-auth-proxy" ]; then
+    install -D -m 0755 "$target_dir/release/s3-auth-proxy" "$ROOT/target/release/s3-auth-proxy"
+fi
 
 IMAGES+=("$IMG")
 if build --format docker -f deploy/Containerfile --target runtime-prebuilt \
@@ -191,6 +202,23 @@ fi
 meta=$(podman image inspect "$IMG" --format '{{.Config.User}}|{{json .Config.Entrypoint}}|{{json .Config.Cmd}}|{{json .Config.Healthcheck.Test}}|{{range $p, $_ := .Config.ExposedPorts}}{{$p}} {{end}}')
 want='65532:65532|["/usr/local/bin/s3-auth-proxy"]|["--config","/etc/s3-auth-proxy/proxy.toml"]|["CMD","/usr/local/bin/s3-auth-proxy","healthcheck","--config","/etc/s3-auth-proxy/proxy.toml"]|8080/tcp 9090/tcp '
 check "image config: USER 65532, ENTRYPOINT/CMD, exec-form HEALTHCHECK, EXPOSE 8080 9090" [ "$meta" = "$want" ]
+
+# The release profile ships no debug info (with `debug = 1` the binary was 106 MB and the image
+# 109 MB); the profiling profile is where it lives. MAX_IMAGE_MB catches its return.
+MAX_IMAGE_MB=40
+CONTAINERS+=("$RUN-bin")
+podman create --name "$RUN-bin" "$IMG" >/dev/null 2>&1 \
+    && podman cp "$RUN-bin:/usr/local/bin/s3-auth-proxy" "$TMP/shipped-binary" 2>>"$TMP/cp.log"
+podman rm -f "$RUN-bin" >/dev/null 2>&1
+mb() { awk -v b="$1" 'BEGIN { printf "%.1f", b / 1000000 }'; }
+image_bytes=$(podman image inspect "$IMG" --format '{{.Size}}')
+bin_bytes=$(stat -c %s "$TMP/shipped-binary" 2>/dev/null || echo 0)
+debug_sections=$(readelf -S -W "$TMP/shipped-binary" 2>/dev/null | grep -c ' \.debug_')
+if [ "$bin_bytes" -gt 0 ] && [ "$debug_sections" = 0 ] && [ "$image_bytes" -lt $((MAX_IMAGE_MB * 1000 * 1000)) ]; then
+    pass "shipped binary without debug info ($(mb "$bin_bytes") MB, no .debug_* section); image $(mb "$image_bytes") MB (podman image inspect), under $MAX_IMAGE_MB MB"
+else
+    fail "shipped binary: $bin_bytes bytes, $debug_sections .debug_* sections; image $image_bytes bytes (at most $MAX_IMAGE_MB MB)"
+fi
 
 # both shipped configs pass the binary's own check-config, in the image, at their paths
 "$VENV/bin/python" -c 'import sys, yaml; print(yaml.safe_load(open(sys.argv[1]))["data"]["proxy.toml"], end="")' \
@@ -417,9 +445,60 @@ else
 fi
 step_done
 
-# --- 6. (optional) the default target, compiled in the builder stage ------------------------------------
+# --- 6. run-local.sh's prerequisites ---------------------------------------------------------------
+step "6. scripts/run-local.sh: each build prerequisite on its own (nginx present, cmake absent)"
+if scripts/test-run-local.sh >"$TMP/run-local.log" 2>&1; then
+    show "$TMP/run-local.log"; pass "scripts/test-run-local.sh (stand-ins on this machine's PATH): $(tail -1 "$TMP/run-local.log")"
+else
+    show "$TMP/run-local.log"; fail "scripts/test-run-local.sh: $(tail -1 "$TMP/run-local.log")"
+fi
+# For real: the test nginx image is Debian 12 with nginx-core and neither cmake, make nor a C
+# compiler. The repository is mounted read-only, the host's Rust toolchain as in step 7 (so that
+# cargo is there); apt-get needs the host's network to reach the mirror.
+rustup_home=${RUSTUP_HOME:-$HOME/.rustup} cargo_home=${CARGO_HOME:-$HOME/.cargo}
+rust_mounts=(-v "$rustup_home:/usr/local/rustup:ro" -v "$cargo_home/bin:/usr/local/cargo/bin:ro"
+    -e RUSTUP_HOME=/usr/local/rustup -e CARGO_HOME=/usr/local/cargo
+    -e PATH=/usr/local/cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin)
+in_nginx_image() { # in_nginx_image USER COMMAND: bash -c COMMAND in /src, in a fresh container
+    local user=$1; shift
+    CONTAINERS+=("$RUN-runlocal")
+    podman run --rm --name "$RUN-runlocal" --network host --user "$user" --entrypoint bash \
+        -v "$ROOT:/src:ro" "${rust_mounts[@]}" -w /src "$NGINX_IMG" -c "$1"
+}
+in_nginx_image 65534 'scripts/run-local.sh --check' >"$TMP/rl-user.log" 2>&1
+st=$?
+if [ $st = 1 ] && [ "$(cat "$TMP/rl-user.log")" = "run-local.sh: missing cc (apt-get install gcc libc6-dev); make (apt-get install make); cmake (apt-get install cmake)" ]; then
+    pass "container with nginx but no cmake, not root: exit 1, one line: $(cat "$TMP/rl-user.log")"
+else
+    show "$TMP/rl-user.log"; fail "container with nginx but no cmake, not root (exit $st)"
+fi
+in_nginx_image 0 'scripts/run-local.sh --check && cmake --version | head -1 && command -v cc make && [ "$(dpkg-query -W -f="\${db:Status-Abbrev}" nginx-core)" = "ii " ]' >"$TMP/rl-root.log" 2>&1
+st=$?
+if [ $st = 0 ] && [ "$(head -1 "$TMP/rl-root.log")" = "run-local.sh: installing gcc libc6-dev make cmake" ] \
+    && grep -q '^cmake version' "$TMP/rl-root.log"; then
+    pass "container with nginx but no cmake, root: installs gcc libc6-dev make cmake (not nginx-core), then cmake runs: $(grep '^cmake version' "$TMP/rl-root.log")"
+else
+    show "$TMP/rl-root.log"; fail "container with nginx but no cmake, root (exit $st)"
+fi
 if [ "${DEPLOY_FULL_BUILD:-}" = 1 ]; then
-    step "6. full build: the default target (builder stage: cargo build --release --locked)"
+    # What the bug report saw fail: the release build itself, after --check installed the rest.
+    mkdir -p "$TMP/rl-target"
+    if nice -n 10 podman run --rm --name "$RUN-runlocal" --network host --user 0 --entrypoint bash \
+        -v "$ROOT:/src:ro" "${rust_mounts[@]}" -v "$cargo_home/registry:/usr/local/cargo/registry" \
+        -v "$TMP/rl-target:/target" -e CARGO_TARGET_DIR=/target -w /src "$NGINX_IMG" \
+        -c 'scripts/run-local.sh --check && cargo build --release --locked' >"$TMP/rl-build.log" 2>&1 \
+        && [ -x "$TMP/rl-target/release/s3-auth-proxy" ]; then
+        pass "container with nginx but no cmake, root: run-local.sh --check, then cargo build --release succeeds"
+    else
+        tail -30 "$TMP/rl-build.log" | show; fail "container with nginx but no cmake: cargo build --release after run-local.sh --check"
+    fi
+    rm -rf "$TMP/rl-target"
+fi
+step_done
+
+# --- 7. (optional) the default target, compiled in the builder stage ------------------------------------
+if [ "${DEPLOY_FULL_BUILD:-}" = 1 ]; then
+    step "7. full build: the default target (builder stage: cargo build --release --locked)"
     # A stand-in for rust:1-bookworm (C toolchain, the official image's Rust paths) with the host's
     # Rust toolchain and crate cache mounted into the build.
     RUST_IMG=localhost/s3-auth-proxy-test-rust:bookworm-$(sha256sum "$DT/builder.Containerfile" | cut -c1-12)
@@ -429,7 +508,6 @@ if [ "${DEPLOY_FULL_BUILD:-}" = 1 ]; then
     fi
     FULL_IMG=localhost/s3-auth-proxy-deploytest:full-$RUN
     IMAGES+=("$FULL_IMG")
-    rustup_home=${RUSTUP_HOME:-$HOME/.rustup} cargo_home=${CARGO_HOME:-$HOME/.cargo}
     # --layers=false: no multi-GB builder layer is left behind as cache
     if nice -n 10 podman build --pull=never --network host --format docker --layers=false \
         -v "$rustup_home:/usr/local/rustup:ro" -v "$cargo_home/bin:/usr/local/cargo/bin:ro" \
@@ -451,7 +529,7 @@ if [ "${DEPLOY_FULL_BUILD:-}" = 1 ]; then
     fi
     step_done
 else
-    printf '\n(6. full build of the default target skipped: DEPLOY_FULL_BUILD=1 runs it, several minutes)\n'
+    printf '\n(7. full build of the default target skipped: DEPLOY_FULL_BUILD=1 runs it, several minutes)\n'
 fi
 
 printf '\ntest-deploy: %ss in all\n' $((SECONDS - T0))

@@ -161,7 +161,7 @@ pub fn post_form_html(signer: &Signer<'_>, spec: &PostFormSpec<'_>) -> String {
             html_escape(value)
         ));
     }
-    // The file must be the last field: S3 ignores (and this proxy refuses) fields after it.
+    // The file must be the last meaningful field: S3 and this proxy ignore fields after it.
     html.push_str(
         "  <input type=\"file\" name=\"file\" id=\"file\">\n  \
          <button type=\"submit\" id=\"submit\">Upload</button>\n</form>\n</body>\n</html>\n",

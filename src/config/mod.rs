@@ -34,9 +34,10 @@ pub const DEFAULT_SECRETS_POLL_INTERVAL: Duration = Duration::from_secs(2);
 pub const DEFAULT_MAX_CHUNK_SIZE: u64 = 16 * 1024 * 1024;
 /// Default `limits.post_max_field_size`: one form field (boto3's policies are a few KiB).
 pub const DEFAULT_POST_MAX_FIELD_SIZE: usize = 64 * 1024;
-/// Default `limits.post_max_prefix`: everything before the file of a POST form.
+/// Default `limits.post_max_prefix`: everything before the file's data of a POST form (and that
+/// plus the parts after the file).
 pub const DEFAULT_POST_MAX_PREFIX: usize = 1024 * 1024;
-/// Default `limits.post_max_parts`: fields before the file of a POST form.
+/// Default `limits.post_max_parts`: fields of a POST form, before and after the file.
 pub const DEFAULT_POST_MAX_PARTS: usize = 1000;
 /// Default `limits.max_delete_body`: a DeleteObjects body, read whole before it is forwarded
 /// (S3's 1,000 keys of up to 1,024 bytes, XML-escaped, fit).
@@ -149,11 +150,13 @@ pub struct AuthConfig {
 pub struct Limits {
     /// Largest aws-chunked chunk buffered for verification (`limits.max_chunk_size`).
     pub max_chunk_size: u64,
-    /// POST forms: largest value of one field before the file (`limits.post_max_field_size`).
+    /// POST forms: largest value of one field, before or after the file
+    /// (`limits.post_max_field_size`).
     pub post_max_field_size: usize,
-    /// POST forms: largest size of everything before the file (`limits.post_max_prefix`).
+    /// POST forms: largest size of everything before the file's data, and of that plus the
+    /// parts after the file (`limits.post_max_prefix`).
     pub post_max_prefix: usize,
-    /// POST forms: most parts before the file (`limits.post_max_parts`).
+    /// POST forms: most fields, before and after the file (`limits.post_max_parts`).
     pub post_max_parts: usize,
     /// DeleteObjects: largest body, held whole until each key is authorized
     /// (`limits.max_delete_body`).

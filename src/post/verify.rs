@@ -47,9 +47,16 @@ fn verify_sigv2_form(
     now: SystemTime,
 ) -> Result<VerifiedForm, S3Error> {
     policy::reject_repeated_fields(prefix)?;
+    // S3 refuses a form without its signature as 400 `InvalidArgument`, the other missing
+    // fields as `AccessDenied`, in the same words (ceph/s3-tests
+    // test_post_object_missing_signature).
     let missing = |name: &str| {
+        let code = match name {
+            "signature" => S3ErrorCode::InvalidArgument,
+            _ => S3ErrorCode::AccessDenied,
+        };
         S3Error::new(
-            S3ErrorCode::AccessDenied,
+            code,
             format!("Bucket POST must contain a field named '{name}'."),
         )
     };
@@ -65,4 +72,64 @@ fn verify_sigv2_form(
     let policy = PostPolicy::parse_base64(policy_b64)?;
     policy::evaluate_policy(&policy, prefix, bucket, now, policy::SIGV2_EXEMPT_FIELDS)?;
     policy::form_outcome(&policy, prefix, access_key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::post::{FilePart, FormField};
+
+    struct NoKeys;
+
+    impl sigv2::SigV2Keys for NoKeys {
+        fn hmac_sha1(&self, _access_key: &str, _data: &[u8]) -> Option<[u8; 20]> {
+            None
+        }
+    }
+
+    fn sigv2_form(fields: &[(&str, &str)]) -> FormPrefix {
+        FormPrefix {
+            fields: fields
+                .iter()
+                .map(|(name, value)| FormField {
+                    name: name.to_string(),
+                    value: value.to_string(),
+                })
+                .collect(),
+            file: FilePart {
+                filename: None,
+                content_type: None,
+            },
+            bytes_before_file: 0,
+        }
+    }
+
+    #[test]
+    fn a_sigv2_form_without_its_signature_is_invalid_argument_the_others_access_denied() {
+        let err = verify_sigv2_form(
+            &sigv2_form(&[("AWSAccessKeyId", "AKID"), ("policy", "e30=")]),
+            "bucket",
+            &NoKeys,
+            SystemTime::now(),
+        )
+        .unwrap_err();
+        assert_eq!(err.code, S3ErrorCode::InvalidArgument);
+        assert_eq!(err.code.http_status(), 400);
+        assert_eq!(
+            err.message,
+            "Bucket POST must contain a field named 'signature'."
+        );
+        let err = verify_sigv2_form(
+            &sigv2_form(&[("AWSAccessKeyId", "AKID"), ("signature", "c2ln")]),
+            "bucket",
+            &NoKeys,
+            SystemTime::now(),
+        )
+        .unwrap_err();
+        assert_eq!(err.code, S3ErrorCode::AccessDenied);
+        assert_eq!(
+            err.message,
+            "Bucket POST must contain a field named 'policy'."
+        );
+    }
 }

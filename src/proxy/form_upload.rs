@@ -10,12 +10,16 @@
 //! the fields may exceed (`limits.post_max_prefix`, 1 MiB by default). So the whole exchange is
 //! driven from `request_filter`, with Pingora's own HTTP/1 client for the backend.
 //!
-//! The rule kept: the backend is told the file's exact length, and the reader never releases
-//! the file's final byte before the form has ended properly and every check has passed (the
-//! policy's size range, the form's `Content-MD5` and `x-amz-checksum-*` fields); any
-//! failure drops the upstream connection with the body short, which the backend discards. A
-//! form without Content-Length goes upstream chunked, and the final chunk is only sent after
-//! the checks.
+//! How the backend learns the file's length: S3 ignores the parts after the file (browsers send
+//! a named submit button there), so the form's Content-Length does not give it. A form whose
+//! rest fits in [`FORM_READ_AHEAD`] is read and checked whole before the backend hears of it,
+//! and goes up with the exact `Content-Length`; a longer one (or one sent chunked) goes up
+//! with `Transfer-Encoding: chunked`. Either way the reader never releases the file's final
+//! byte, and the upstream body is never ended (its last byte or the terminating zero-size
+//! chunk), before the form has ended properly, the parts after the file were read within the
+//! limits and every check has passed (the policy's size range, the form's `Content-MD5` and
+//! `x-amz-checksum-*` fields); any failure drops the upstream connection with the body
+//! unfinished, which nginx and s3s-fs discard.
 
 use std::time::SystemTime;
 
@@ -42,6 +46,12 @@ use crate::request;
 
 /// How much of a refused form is still read (and discarded) so the browser sees the error.
 const FORM_DRAIN_LIMIT: u64 = 8 * 1024 * 1024;
+
+/// A form whose Content-Length says at most this much follows the file part's headers is read
+/// whole (file included, in memory) and checked before the backend is contacted, which then
+/// gets the exact `Content-Length`. Longer forms stream upstream chunked. As large as the
+/// default `limits.post_max_prefix`, which a form may already hold in memory.
+pub const FORM_READ_AHEAD: u64 = 1024 * 1024;
 
 /// Everything a form upload needs from the proxy.
 pub struct FormUpload<'a> {
@@ -73,9 +83,8 @@ struct FormStart {
     body_done: bool,
 }
 
-/// The file's size bounds and the length the backend is told; checked as the file streams.
+/// The policy's size range for the file, checked as the file streams.
 struct FileBounds {
-    length: UpstreamLength,
     min: u64,
     max: u64,
 }
@@ -104,17 +113,24 @@ impl FormUpload<'_> {
         let mut start = read_fields(session, &mut reader).await?;
         ctx.identity.auth_label = post::form_auth_method(&start.prefix).label();
         let form = self.verify(&start.prefix, ctx)?;
-        let bounds = file_bounds(&form, &start, &reader, head.length)?;
-        if matches!(bounds.length, UpstreamLength::Exact(0)) && !start.body_done {
-            // An empty file with a Content-Length: the backend would store it on seeing the
-            // head, so the whole (short) rest of the form is read and checked first.
+        let bounds = file_bounds(&form, &reader, head.length)?;
+        if start.body_done {
+            end_checks(&reader, &bounds)?;
+        } else if head.length.is_some_and(|total| {
+            total.saturating_sub(start.prefix.bytes_before_file) <= FORM_READ_AHEAD
+        }) {
             read_rest(session, &mut reader, &bounds, &mut start.early_file_bytes).await?;
             start.body_done = true;
         }
+        // The exact length only once the whole form is in: parts may follow the file.
+        let length = match start.body_done {
+            true => UpstreamLength::Exact(reader.file_len()),
+            false => UpstreamLength::Chunked,
+        };
         let mut check = self.file_check(&form)?;
         // Checked before the backend hears of the upload when the whole form is in already.
         let ready = check_early(&mut check, start.early_file_bytes, start.body_done)?;
-        let mut upstream = self.open_upstream(&form, bounds.length).await?;
+        let mut upstream = self.open_upstream(&form, length).await?;
         let file = FileStream {
             reader: &mut reader,
             bounds: &bounds,
@@ -406,38 +422,22 @@ async fn read_fields(
     })
 }
 
-/// The policy's size range and the length the backend will be told: the form's Content-Length
-/// minus everything before the file and the closing delimiter, checked against the range
-/// before anything is sent upstream; chunked when the form has no Content-Length.
+/// The policy's size range, checked before anything is sent upstream against what the form's
+/// Content-Length says of the file (a file surely too small or too large is refused now) and
+/// against the file bytes read so far.
 fn file_bounds(
     form: &VerifiedForm,
-    start: &FormStart,
     reader: &MultipartReader,
     form_length: Option<u64>,
 ) -> Result<FileBounds, S3Error> {
     let (min, max) = form.content_length_range.unwrap_or((0, u64::MAX));
-    let length = match form_length {
-        Some(total) => {
-            let file_length = total
-                .checked_sub(start.prefix.bytes_before_file)
-                .and_then(|rest| rest.checked_sub(reader.closing_len()))
-                .ok_or_else(|| {
-                    S3Error::new(
-                        S3ErrorCode::MalformedPOSTRequest,
-                        "The body of your POST request is not well-formed multipart/form-data: \
-                         Content-Length is shorter than the form.",
-                    )
-                })?;
-            check_size(file_length, min, max)?;
-            UpstreamLength::Exact(file_length)
-        }
-        None => UpstreamLength::Chunked,
-    };
-    let bounds = FileBounds { length, min, max };
-    check_growth(reader, &bounds)?;
-    if start.body_done {
-        end_checks(reader, &bounds)?;
+    if let Some(bounds) = form_length.and_then(|total| reader.file_len_bounds(total)) {
+        let (at_least, at_most) = bounds?;
+        check_max(at_least, max)?;
+        check_size(at_most, min, u64::MAX)?;
     }
+    let bounds = FileBounds { min, max };
+    check_growth(reader, &bounds)?;
     Ok(bounds)
 }
 
@@ -501,39 +501,14 @@ fn post_response_xml(location: &str, bucket: &str, key: &str, quoted_etag: &str)
     xml
 }
 
-/// Checks once the form has ended: the policy's size range, and the file's length equal to the
-/// one the backend was told (else the form had more after the file than the closing boundary).
+/// Checks once the form has ended: the policy's size range.
 fn end_checks(reader: &MultipartReader, bounds: &FileBounds) -> Result<(), S3Error> {
-    check_size(reader.file_len(), bounds.min, bounds.max)?;
-    match bounds.length {
-        UpstreamLength::Exact(expected) if reader.file_len() != expected => {
-            Err(not_the_announced_length())
-        }
-        _ => Ok(()),
-    }
+    check_size(reader.file_len(), bounds.min, bounds.max)
 }
 
-/// Checks after every piece, before any of it is released: the policy's maximum, and never more
-/// file than the backend was told. The reader holds the last byte back, so while the file seen
-/// is at most the announced length the backend has less than it; once it is longer (a form
-/// ending otherwise than the closing boundary and CRLF) the backend must not get the announced
-/// length, or it would commit the file cut short.
+/// Checks after every piece, before any of it is released: the policy's maximum.
 fn check_growth(reader: &MultipartReader, bounds: &FileBounds) -> Result<(), S3Error> {
-    check_max(reader.file_len(), bounds.max)?;
-    match bounds.length {
-        UpstreamLength::Exact(expected) if reader.file_len() > expected => {
-            Err(not_the_announced_length())
-        }
-        _ => Ok(()),
-    }
-}
-
-fn not_the_announced_length() -> S3Error {
-    S3Error::new(
-        S3ErrorCode::MalformedPOSTRequest,
-        "The body of your POST request is not well-formed multipart/form-data: the form must \
-         end right after the file with the closing boundary and CRLF.",
-    )
+    check_max(reader.file_len(), bounds.max)
 }
 
 /// Read and discard what is left of a refused form, up to `FORM_DRAIN_LIMIT` bytes, so that a

@@ -38,6 +38,8 @@ pub struct UpstreamRequest {
     pub meta_owner: String,
     /// Request line, headers and body bytes nginx read.
     pub request_length: String,
+    /// `Transfer-Encoding` (`chunked` for a body of unknown length).
+    pub transfer_encoding: String,
 }
 
 /// A running nginx in its own temporary prefix; stopped when dropped.
@@ -303,7 +305,8 @@ http {{
         '"host":"$http_host","authorization":"$http_authorization","forwarded_user":"$http_x_forwarded_user",'
         '"expect":"$http_expect","content_length":"$http_content_length",'
         '"x_amz_content_sha256":"$http_x_amz_content_sha256","content_type":"$content_type",'
-        '"meta_owner":"$http_x_amz_meta_owner","request_length":"$request_length"}}';
+        '"meta_owner":"$http_x_amz_meta_owner","request_length":"$request_length",'
+        '"transfer_encoding":"$http_transfer_encoding"}}';
     access_log {p}/logs/access.log upstream;
     # Take header names with underscores, as CGI/WSGI-style backends do (nginx drops them by
     # default): `x_forwarded_user` then reads as `$http_x_forwarded_user`, the identity.

@@ -63,6 +63,69 @@ impl S3Server {
     pub fn root(&self) -> &Path {
         self.dir.path()
     }
+
+    /// Creates the folder of a bucket (s3s-fs's buckets are its root's folders).
+    pub fn create_bucket(&self, bucket: &str) {
+        std::fs::create_dir_all(self.root().join(bucket)).expect("create the bucket folder");
+    }
+
+    /// The stored bytes of `relative` (`bucket/key`), if any.
+    pub fn stored(&self, relative: &str) -> Option<Vec<u8>> {
+        std::fs::read(self.root().join(relative)).ok()
+    }
+
+    /// No file at all under the root (bucket folders may exist), now and [`SETTLE_TIME`] later.
+    /// s3s-fs receives a body into `.tmp.<n>.internal.part` and deletes it when the body ends
+    /// unfinished: such a file may be seen while an aborted upload winds down and must be gone
+    /// within [`PARTIAL_UPLOAD_GRACE`]; any other file is an object and fails at once.
+    pub fn assert_nothing_stored(&self, context: &str) {
+        let settled = Instant::now() + SETTLE_TIME;
+        let deadline = Instant::now() + PARTIAL_UPLOAD_GRACE;
+        loop {
+            let (partial, stored): (Vec<_>, Vec<_>) = files_under(self.root())
+                .into_iter()
+                .partition(|f| is_partial_upload(f));
+            assert!(stored.is_empty(), "{context}: s3s-fs stored {stored:?}");
+            if Instant::now() > settled && partial.is_empty() {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{context}: s3s-fs kept the partial upload {partial:?}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// How long a refused upload is watched for a late write.
+const SETTLE_TIME: Duration = Duration::from_millis(300);
+
+/// How long s3s-fs may take to delete the file of an aborted upload.
+const PARTIAL_UPLOAD_GRACE: Duration = Duration::from_secs(5);
+
+/// s3s-fs's file of a body still being received.
+fn is_partial_upload(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|name| name.to_str())
+        .is_some_and(|name| name.starts_with(".tmp.") && name.ends_with(".internal.part"))
+}
+
+/// Every file under `root`, recursively (folders do not count).
+fn files_under(root: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut folders = vec![root.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                folders.push(path);
+            } else {
+                found.push(path);
+            }
+        }
+    }
+    found
 }
 
 impl Drop for S3Server {

@@ -328,16 +328,23 @@ fn header_claim(
 /// (botocore's `formatdate(usegmt=True)`, s3cmd) or with a numeric zone (the page's examples,
 /// `+0000`); `httpdate` reads the first and the obsolete RFC 850 and asctime forms, `time`'s
 /// RFC 2822 parser the numeric zones.
+///
+/// A date before 1970 is no valid date: S3 answers `AccessDenied` for it, as for a date it
+/// cannot read, where a readable date too far from now gets `RequestTimeTooSkewed`
+/// (ceph/s3-tests, `test_bucket_create_bad_date_before_epoch_aws2`).
 pub fn parse_http_date(value: &str) -> Option<i64> {
-    if let Ok(at) = httpdate::parse_http_date(value) {
-        return match at.duration_since(std::time::UNIX_EPOCH) {
-            Ok(after) => i64::try_from(after.as_secs()).ok(),
-            Err(before) => i64::try_from(before.duration().as_secs()).ok().map(|s| -s),
-        };
-    }
-    time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc2822)
-        .ok()
-        .map(time::OffsetDateTime::unix_timestamp)
+    let unix = match httpdate::parse_http_date(value) {
+        Ok(at) => {
+            let after = at.duration_since(std::time::UNIX_EPOCH).ok()?;
+            i64::try_from(after.as_secs()).ok()?
+        }
+        Err(_) => {
+            time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc2822)
+                .ok()?
+                .unix_timestamp()
+        }
+    };
+    (unix >= 0).then_some(unix)
 }
 
 /// The request date must be within `clock_skew` of `now`, either way (S3 allows 15 minutes).

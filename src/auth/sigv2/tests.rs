@@ -509,6 +509,40 @@ fn a_request_without_a_valid_date_is_denied() {
     }
 }
 
+/// ceph/s3-tests `s3tests_boto3/functional/test_headers.py`, the SigV2 date tests
+/// (`test_bucket_create_bad_date_*_aws2`, `test_object_create_bad_date_*_aws2`): the dates as they
+/// send them (weekdays included, which do not match the dates) and the code S3 answers. A date
+/// before 1970 is no valid date (`AccessDenied`), not a date too far from now.
+#[test]
+fn s3_tests_dates_before_the_epoch_are_denied_others_too_skewed() {
+    let cases = [
+        ("Tue, 07 Jul 1950 21:53:04 GMT", S3ErrorCode::AccessDenied),
+        ("Bad Date", S3ErrorCode::AccessDenied),
+        ("", S3ErrorCode::AccessDenied),
+        (
+            "Tue, 07 Jul 2010 21:53:04 GMT",
+            S3ErrorCode::RequestTimeTooSkewed,
+        ),
+        (
+            "Tue, 07 Jul 2030 21:53:04 GMT",
+            S3ErrorCode::RequestTimeTooSkewed,
+        ),
+        (
+            "Tue, 07 Jul 9999 21:53:04 GMT",
+            S3ErrorCode::RequestTimeTooSkewed,
+        ),
+    ];
+    for header in ["x-amz-date", "date"] {
+        for (date, code) in cases {
+            let req = get("/b/k", "")
+                .header(header, date)
+                .header("authorization", "AWS AKIDV2TEST:c2lnbmF0dXJl");
+            let err = req.verify(&keys(), at(T)).expect_err("refused");
+            assert_eq!(err.code, code, "{header}: {date:?}");
+        }
+    }
+}
+
 #[test]
 fn repeated_x_amz_headers_are_joined_and_signed() {
     let req = get("/b/k", "")

@@ -1,7 +1,9 @@
 //! A sans-I/O streaming reader of the `multipart/form-data` body of a browser POST upload
 //! (RFC 7578, over the multipart syntax of RFC 2046 §5.1.1), fed the raw body in arbitrary
 //! pieces. It collects the text fields that precede the file, bounded by [`MultipartLimits`],
-//! then hands back the file's bytes as they arrive.
+//! then hands back the file's bytes as they arrive, then reads and drops any parts after the
+//! file (S3: "the file must be the last field in the form; any fields below it are ignored"),
+//! bounded by the same limits.
 //!
 //! ```text
 //! [preamble CRLF]
@@ -21,10 +23,11 @@
 //!
 //! File bytes are released as soon as they cannot be the start of the delimiter, **except the
 //! file's last byte**, which only [`MultipartReader::finish`] releases, after the closing
-//! delimiter has been seen with nothing but an optional CRLF after it. The backend has been
-//! sent a `Content-Length` (the file's length, computed from the form's); a body one byte short
-//! is discarded by it, so a form that turns out to be bad at its end never becomes an object.
-//! A 0-byte file releases nothing at all.
+//! delimiter has been seen with nothing but an optional CRLF after it, and after every part
+//! that follows the file has been read within the limits. The caller ends the upstream body
+//! (the terminating chunk, or the last byte of a `Content-Length`) only with that byte, so a
+//! form that turns out to be bad at its end never becomes an object. A 0-byte file releases
+//! nothing at all.
 //!
 //! Memory is bounded by `max_prefix_size` (fields, one header line), one delimiter length
 //! (a possible delimiter start carried to the next piece) and the input piece: file data is
@@ -38,20 +41,25 @@
 //!   disagree about where a part ends.
 //! - RFC 2046 forbids the delimiter inside a part, so `CRLF--boundary` followed by anything but
 //!   `--`, transport padding or CRLF is refused, not taken as data.
-//! - S3 requires the file to be the last field: a part after it is refused as soon as its
-//!   delimiter line starts. The form must end with `--boundary--`, optionally followed by one
-//!   CRLF; no epilogue, since nothing may follow the file.
+//! - S3 requires the file to be the last *meaningful* field and ignores the fields after it:
+//!   browsers send a named submit button there (AWS's own example form has one). Parts after
+//!   the file are read with the same framing rules and dropped, never kept: their values are
+//!   only counted. They count against the same limits as the fields before the file: together
+//!   at most `max_parts` fields, each value at most `max_field_size`, and the bytes before the
+//!   file's data plus those after it at most `max_prefix_size`. A second part named `file` is
+//!   refused (S3: "POST requires exactly one file upload per request"). The form must end with
+//!   `--boundary--`, optionally followed by one CRLF; no epilogue.
 //! - A part without `Content-Disposition: form-data; name=…`, a repeated `Content-Disposition`,
 //!   `Content-Type` or parameter, obsolete line folding, non-UTF-8 header lines or field values
-//!   are refused. Other part headers are ignored (RFC 7578 §4.8).
+//!   (before the file: the values after it are never read as text) are refused. Other part headers are ignored (RFC 7578 §4.8).
 //!
 //! # Errors
 //!
 //! | case | code |
 //! |---|---|
-//! | framing (CRLF, delimiter line, part headers, missing `name`, non-UTF-8), a part after the file, bytes after the close, form ended before its close | `MalformedPOSTRequest` |
-//! | a field above `max_field_size`, more than `max_parts` fields, more than `max_prefix_size` bytes before the file | `MaxPostPreDataLengthExceeded` (message names the limit and its config key) |
-//! | the form closes without a part named `file` | `InvalidArgument` |
+//! | framing (CRLF, delimiter line, part headers, missing `name`, a non-UTF-8 header line or field value before the file), bytes after the close, form ended before its close | `MalformedPOSTRequest` |
+//! | a field above `max_field_size`, more than `max_parts` fields, more than `max_prefix_size` bytes besides the file's data (before it, or before and after it) | `MaxPostPreDataLengthExceeded` (message names the limit and its config key) |
+//! | the form closes without a part named `file`, or has a second one after it | `InvalidArgument` |
 //!
 //! Once an error is returned every later call returns the same error, and nothing held back is
 //! ever released; [`MultipartReader::reset`] starts over (a retried upstream replays the body).
@@ -64,8 +72,10 @@ use bytes::Bytes;
 use super::{FilePart, FormField, FormPrefix};
 use crate::error::{S3Error, S3ErrorCode};
 use delimiter::DelimiterSearch;
+use params::{is_tchar, parse_parameters, trim_ows, unique_parameter};
 
 mod delimiter;
+mod params;
 
 /// Longest boundary (RFC 2046 §5.1.1: `boundary := 0*69<bchars> bcharsnospace`).
 pub const MAX_BOUNDARY_LEN: usize = 70;
@@ -93,6 +103,14 @@ const MALFORMED: &str = "The body of your POST request is not well-formed multip
 /// S3's message for `MaxPostPreDataLengthExceededError`; the reader appends which limit.
 const PREFIX_TOO_LARGE: &str = "Your POST request fields preceding the upload file were too large";
 
+/// The same refusal for the parts after the file (which S3 ignores, and this reader bounds by
+/// the same limits as those before it).
+const FIELDS_TOO_LARGE: &str =
+    "Your POST request fields (those after the upload file included) were too large";
+
+/// S3's message when a form has no file, or more than one.
+const ONE_FILE: &str = "POST requires exactly one file upload per request.";
+
 /// File bytes held back until the closing delimiter: the backend discards a body one byte
 /// short of its `Content-Length` (see the module docs).
 const HELD_BACK_FILE_BYTES: usize = 1;
@@ -104,9 +122,10 @@ pub struct MultipartLimits {
     /// `limits.post_max_field_size`: longest value of one text field.
     pub max_field_size: usize,
     /// `limits.post_max_prefix`: most raw bytes before the file's data (preamble, every field,
-    /// every part header, the file part's headers).
+    /// every part header, the file part's headers), and the same bound on those bytes plus the
+    /// parts after the file.
     pub max_prefix_size: usize,
-    /// `limits.post_max_parts`: most text fields before the file.
+    /// `limits.post_max_parts`: most text fields, before and after the file together.
     pub max_parts: usize,
 }
 
@@ -163,93 +182,6 @@ fn is_bchar(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"'()+_,-./:=? ".contains(&b)
 }
 
-/// RFC 9110 `tchar`: the characters of a header name or parameter name.
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-}
-
-/// Optional whitespace (RFC 9110 §5.6.3).
-fn is_ows(c: char) -> bool {
-    c == ' ' || c == '\t'
-}
-
-fn trim_ows(s: &str) -> &str {
-    s.trim_matches(is_ows)
-}
-
-/// `*( OWS ";" OWS name "=" value )` (RFC 9110 §5.6.6), the value a quoted-string with
-/// backslash escapes or a plain run of visible characters. Names are returned as sent.
-fn parse_parameters(mut rest: &str) -> Result<Vec<(&str, String)>, &'static str> {
-    let mut parameters = Vec::new();
-    loop {
-        rest = rest.trim_start_matches(is_ows);
-        if rest.is_empty() {
-            return Ok(parameters);
-        }
-        rest = rest
-            .strip_prefix(';')
-            .ok_or("parameters must be separated by ';'")?
-            .trim_start_matches(is_ows);
-        let name_len = rest.bytes().take_while(|&b| is_tchar(b)).count();
-        if name_len == 0 {
-            return Err("a parameter without a name");
-        }
-        let (name, after) = rest.split_at(name_len);
-        let after = after
-            .strip_prefix('=')
-            .ok_or("a parameter without '=' right after its name")?;
-        let (value, after) = match after.strip_prefix('"') {
-            Some(quoted) => parse_quoted_string(quoted)?,
-            None => {
-                let len = after
-                    .bytes()
-                    .take_while(|&b| !(b.is_ascii_control() || b" ;\"".contains(&b)))
-                    .count();
-                if len == 0 {
-                    return Err("a parameter with an empty value");
-                }
-                (after[..len].to_string(), &after[len..])
-            }
-        };
-        parameters.push((name, value));
-        rest = after;
-    }
-}
-
-/// The rest of a quoted-string after its opening quote: the unescaped value and what follows
-/// the closing quote. Control characters other than HTAB are refused (RFC 9110 `qdtext`).
-fn parse_quoted_string(quoted: &str) -> Result<(String, &str), &'static str> {
-    let mut value = String::new();
-    let mut chars = quoted.char_indices();
-    while let Some((at, c)) = chars.next() {
-        let c = match c {
-            '"' => return Ok((value, &quoted[at + 1..])),
-            '\\' => chars.next().ok_or("an unterminated quoted string")?.1,
-            c => c,
-        };
-        if c.is_ascii_control() && c != '\t' {
-            return Err("a control character in a quoted string");
-        }
-        value.push(c);
-    }
-    Err("an unterminated quoted string")
-}
-
-/// The value of parameter `name` (case-insensitive), if sent; sent twice is an error.
-fn unique_parameter(
-    parameters: &[(&str, String)],
-    name: &'static str,
-) -> Result<Option<String>, &'static str> {
-    let mut matching = parameters
-        .iter()
-        .filter(|(n, _)| n.eq_ignore_ascii_case(name));
-    let first = matching.next().map(|(_, value)| value.clone());
-    if matching.next().is_some() {
-        return Err("a parameter is repeated");
-    }
-    Ok(first)
-}
-
 // ---------------------------------------------------------------------------------------------
 // The state machine
 // ---------------------------------------------------------------------------------------------
@@ -282,6 +214,8 @@ enum Next {
     FieldValue,
     /// The file's data up to the next delimiter.
     FileData,
+    /// The value of a part after the file, counted and dropped, up to the next delimiter.
+    IgnoredValue,
     /// The second `-` of the close delimiter.
     CloseDash,
     /// Nothing, or the CR of the one CRLF allowed after the close delimiter.
@@ -303,6 +237,13 @@ struct Counters {
     consumed: u64,
     /// File data bytes so far, the held-back byte included.
     file_len: u64,
+    /// Raw bytes since the file's data ended with a delimiter followed by another part
+    /// (`None` while no part followed the file): the parts S3 ignores, and the close.
+    after_file: Option<u64>,
+    /// Parts after the file so far.
+    parts_after_file: usize,
+    /// Value bytes of the current part after the file.
+    ignored_value_len: usize,
 }
 
 /// The headers of the part being read.
@@ -335,6 +276,8 @@ pub struct MultipartReader {
     value: Vec<u8>,
     fields: Vec<FormField>,
     prefix: Option<FormPrefix>,
+    /// The name of the current part after the file (for the error naming a limit).
+    ignored_name: String,
     /// File bytes released by the current feed, and the file's last byte seen, held back.
     outbox: HoldBack,
 }
@@ -356,6 +299,7 @@ impl MultipartReader {
             value: Vec::new(),
             fields: Vec::new(),
             prefix: None,
+            ignored_name: String::new(),
             outbox: HoldBack::default(),
         };
         // The CRLF the body is searched as if it began with (see `Next::Preamble`).
@@ -408,17 +352,42 @@ impl MultipartReader {
             | Next::HeaderLf
             | Next::FieldValue
             | Next::FileData
+            | Next::IgnoredValue
             | Next::CloseDash => Err(self.fail(malformed(
                 "the body ended before the closing boundary (--boundary--)",
             ))),
         }
     }
 
-    /// Bytes a conforming client sends after the file's last byte: `\r\n--{boundary}--\r\n`.
-    /// With the form's `Content-Length` and [`FormPrefix::bytes_before_file`] it gives the
-    /// file's exact length before the file arrives (the backend's `Content-Length`).
+    /// Bytes a conforming client sends after the file's last byte when the file is the last
+    /// part: `\r\n--{boundary}--\r\n`.
     pub fn closing_len(&self) -> u64 {
         (self.boundary.len() as u64).saturating_add(8)
+    }
+
+    /// What a form of `form_length` bytes (its `Content-Length`) says about the length of its
+    /// file, once the file part's headers are read: `(at least, at most)`. Not exact, since
+    /// parts may follow the file: at most the form minus the shortest possible end
+    /// (`\r\n--{boundary}--`), at least the form minus the longest end the limits allow (the
+    /// file's delimiter, then parts within `max_prefix_size` with what preceded the file).
+    /// `None` before the file; `MalformedPOSTRequest` when the form is too short to hold what
+    /// was already read plus that shortest end.
+    pub fn file_len_bounds(&self, form_length: u64) -> Option<Result<(u64, u64), S3Error>> {
+        let before = self.prefix.as_ref()?.bytes_before_file;
+        let delimiter = (self.boundary.len() as u64).saturating_add(4);
+        let shortest_end = delimiter.saturating_add(2);
+        let parts_budget = (self.limits.max_prefix_size as u64).saturating_sub(before);
+        let longest_end = delimiter.saturating_add(parts_budget.max(4));
+        let at_most = form_length
+            .checked_sub(before)
+            .and_then(|rest| rest.checked_sub(shortest_end));
+        Some(match at_most {
+            Some(at_most) => {
+                let at_least = form_length.saturating_sub(before.saturating_add(longest_end));
+                Ok((at_least, at_most))
+            }
+            None => Err(malformed("Content-Length is shorter than the form")),
+        })
     }
 
     /// Back to the state of [`new`](Self::new), same boundary and limits: a retried upstream
@@ -451,6 +420,7 @@ impl MultipartReader {
                 Next::HeaderLf => (self.read_header_lf(rest[0])?, 1),
                 Next::FieldValue => self.read_field_value(input, pos)?,
                 Next::FileData => self.read_file_data(input, pos),
+                Next::IgnoredValue => self.read_ignored_value(input, pos)?,
                 Next::CloseDash => (self.read_close_dash(rest[0])?, 1),
                 Next::AfterCloseCr(proof) => (read_after_close_cr(rest[0], proof)?, 1),
                 Next::AfterCloseLf(proof) => (read_after_close_lf(rest[0], proof)?, 1),
@@ -469,17 +439,34 @@ impl MultipartReader {
         Ok(())
     }
 
-    /// Count raw bytes read; before the file, they must stay within `max_prefix_size`.
+    /// Count raw bytes read; before the file, they must stay within `max_prefix_size`, and so
+    /// must those bytes plus the parts after the file.
     fn count_consumed(&mut self, used: usize) -> Result<(), S3Error> {
+        let too_many = || malformed("more bytes than can be counted");
         self.counts.consumed = self
             .counts
             .consumed
             .checked_add(used as u64)
-            .ok_or_else(|| malformed("more bytes than can be counted"))?;
-        match &self.prefix {
-            None => self.check_prefix_len(self.counts.consumed),
-            Some(_) => Ok(()),
+            .ok_or_else(too_many)?;
+        let Some(prefix) = &self.prefix else {
+            return self.check_prefix_len(self.counts.consumed);
+        };
+        let Some(after_file) = self.counts.after_file else {
+            return Ok(());
+        };
+        let after_file = after_file.checked_add(used as u64).ok_or_else(too_many)?;
+        self.counts.after_file = Some(after_file);
+        if prefix.bytes_before_file.saturating_add(after_file) > self.limits.max_prefix_size as u64
+        {
+            return Err(S3Error::new(
+                S3ErrorCode::MaxPostPreDataLengthExceeded,
+                format!(
+                    "{FIELDS_TOO_LARGE}: more than {} bytes besides the file's data                      (limits.post_max_prefix).",
+                    self.limits.max_prefix_size
+                ),
+            ));
         }
+        Ok(())
     }
 
     fn check_prefix_len(&self, len: u64) -> Result<(), S3Error> {
@@ -505,21 +492,24 @@ impl MultipartReader {
         })
     }
 
-    /// `DelimiterEnd`: `-` starts the close delimiter; padding or CR start another part, which
-    /// is refused after the file.
+    /// `DelimiterEnd`: `-` starts the close delimiter; padding or CR start another part. The
+    /// first part after the file starts the count of the bytes after it.
     fn read_delimiter_end(&mut self, b: u8) -> Result<Next, S3Error> {
-        match b {
-            b'-' => Ok(Next::CloseDash),
-            b' ' | b'\t' | b'\r' if self.prefix.is_some() => {
-                Err(malformed("the file must be the last field of the form"))
+        let next = match b {
+            b'-' => return Ok(Next::CloseDash),
+            b' ' | b'\t' => Next::Padding,
+            b'\r' => Next::DelimiterLf,
+            b => {
+                return Err(malformed(&format!(
+                    "the boundary is followed by {}, not '--' or CRLF",
+                    describe_byte(b)
+                )))
             }
-            b' ' | b'\t' => Ok(Next::Padding),
-            b'\r' => Ok(Next::DelimiterLf),
-            b => Err(malformed(&format!(
-                "the boundary is followed by {}, not '--' or CRLF",
-                describe_byte(b)
-            ))),
+        };
+        if self.prefix.is_some() && self.counts.after_file.is_none() {
+            self.counts.after_file = Some(0);
         }
+        Ok(next)
     }
 
     /// `Padding`: RFC 2046 transport padding (`*LWSP-char`) before the CRLF of a delimiter
@@ -617,6 +607,9 @@ impl MultipartReader {
         let disposition = part.disposition.ok_or_else(|| {
             malformed("a part without Content-Disposition: form-data; name=\"...\"")
         })?;
+        if let Some(fields_before) = self.prefix.as_ref().map(|p| p.fields.len()) {
+            return self.part_after_file(disposition.name, fields_before);
+        }
         if disposition.name.eq_ignore_ascii_case(FILE_FIELD_NAME) {
             // The LF being read is the last byte before the file's data.
             let bytes_before_file = self
@@ -684,6 +677,49 @@ impl MultipartReader {
         Ok((Next::DelimiterEnd, scanned.used))
     }
 
+    /// A part after the file: S3 ignores it, so its value is only counted (see the module
+    /// docs); it still counts as one of the form's `max_parts` fields.
+    fn part_after_file(&mut self, name: String, fields_before: usize) -> Result<Next, S3Error> {
+        if name.eq_ignore_ascii_case(FILE_FIELD_NAME) {
+            return Err(S3Error::new(S3ErrorCode::InvalidArgument, ONE_FILE));
+        }
+        if fields_before.saturating_add(self.counts.parts_after_file) >= self.limits.max_parts {
+            return Err(S3Error::new(
+                S3ErrorCode::MaxPostPreDataLengthExceeded,
+                format!(
+                    "{FIELDS_TOO_LARGE}: more than {} fields, those after the file included \
+                     (limits.post_max_parts).",
+                    self.limits.max_parts
+                ),
+            ));
+        }
+        self.counts.parts_after_file += 1;
+        self.counts.ignored_value_len = 0;
+        self.ignored_name = name;
+        Ok(Next::IgnoredValue)
+    }
+
+    /// `IgnoredValue`: a value after the file, bounded by `max_field_size` and dropped.
+    fn read_ignored_value(&mut self, input: &Bytes, pos: usize) -> Result<(Next, usize), S3Error> {
+        let scanned = self.search.scan(input, pos);
+        let len = scanned.data.iter().map(Bytes::len).sum::<usize>();
+        self.counts.ignored_value_len = self.counts.ignored_value_len.saturating_add(len);
+        if self.counts.ignored_value_len > self.limits.max_field_size {
+            return Err(S3Error::new(
+                S3ErrorCode::MaxPostPreDataLengthExceeded,
+                format!(
+                    "{FIELDS_TOO_LARGE}: the field {} after the file is longer than {} bytes \
+                     (limits.post_max_field_size).",
+                    self.ignored_name, self.limits.max_field_size
+                ),
+            ));
+        }
+        match scanned.found {
+            true => Ok((Next::DelimiterEnd, scanned.used)),
+            false => Ok((Next::IgnoredValue, scanned.used)),
+        }
+    }
+
     fn current_field_name(&self) -> &str {
         self.fields.last().map_or("", |field| field.name.as_str())
     }
@@ -711,17 +747,15 @@ impl MultipartReader {
             )));
         }
         if self.prefix.is_none() {
-            return Err(S3Error::new(
-                S3ErrorCode::InvalidArgument,
-                "POST requires exactly one file upload per request.",
-            ));
+            return Err(S3Error::new(S3ErrorCode::InvalidArgument, ONE_FILE));
         }
         Ok(Next::AfterCloseCr(FormComplete(())))
     }
 }
 
 /// `AfterCloseCr`: only a CRLF may follow the close delimiter. RFC 2046 allows an epilogue;
-/// it is refused as S3 refuses anything after the file, so nothing can ride along unchecked.
+/// it is refused (it is no part, and browsers never send one), so nothing rides along
+/// unbounded after the close.
 fn read_after_close_cr(b: u8, proof: FormComplete) -> Result<Next, S3Error> {
     match b {
         b'\r' => Ok(Next::AfterCloseLf(proof)),

@@ -561,38 +561,240 @@ fn invalid_boundary_gives_a_failed_reader() {
 
 // ---- refusals, one thing at a time ----
 
+// ---- parts after the file: read, bounded, dropped ----
+
+/// AWS's example upload form as Chromium sends it: the named submit button after the file.
+fn form_with_submit_button_after_the_file(data: &[u8]) -> (Vec<u8>, usize) {
+    let parts = [
+        field("key", "user/user1/${filename}"),
+        field("policy", "eyJ9"),
+        file_part("file", data),
+        field("submit", "Upload to Amazon S3"),
+    ];
+    let (body, _) = render(b"", &parts, b"\r\n");
+    // The file's data starts after the file part's headers (the only part with a type).
+    let headers_end = b"Content-Type: image/jpeg\r\n\r\n";
+    let at = body
+        .windows(headers_end.len())
+        .position(|w| w == headers_end)
+        .expect("file part headers")
+        + headers_end.len();
+    (body, at)
+}
+
 #[test]
-fn field_after_the_file_is_refused_by_feed() {
+fn a_submit_button_after_the_file_is_read_and_ignored_at_every_split() {
+    let data = tricky_file_data();
+    let (body, data_at) = form_with_submit_button_after_the_file(&data);
+    let whole = run_one(&body);
+    assert_released(&whole, &data, "whole");
+    let prefix = whole.prefix.clone().expect("prefix");
+    let names: Vec<&str> = prefix.fields.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["key", "policy"],
+        "the button is no field of the prefix"
+    );
+    assert_eq!(prefix.bytes_before_file, data_at as u64);
+    for cut in 0..=body.len() {
+        let run = run(&split_at(&body, &[cut]));
+        assert_released(&run, &data, &format!("cut {cut}"));
+        assert_eq!(run.prefix, whole.prefix, "cut {cut}");
+    }
+    let bytes: Vec<&[u8]> = body.chunks(1).collect();
+    assert_released(&run(&bytes), &data, "byte by byte");
+}
+
+#[test]
+fn the_last_file_byte_waits_for_the_close_after_the_parts_that_follow() {
+    let data = b"0123456789";
+    let (body, _) = form_with_submit_button_after_the_file(data);
+    let close = format!("--{BOUNDARY}--");
+    let close_at = body
+        .windows(close.len())
+        .position(|w| w == close.as_bytes())
+        .expect("close");
+    let mut reader = MultipartReader::new(BOUNDARY, MultipartLimits::default());
+    let released = reader
+        .feed(Bytes::copy_from_slice(&body[..close_at]))
+        .expect("everything up to the close");
+    assert_eq!(&released[..], &data[..9], "all but the last byte");
+    assert_eq!(reader.file_len(), 10);
+    let released = reader
+        .feed(Bytes::copy_from_slice(&body[close_at..]))
+        .expect("the close");
+    assert!(released.is_empty());
+    assert_eq!(&reader.finish().expect("complete")[..], b"9");
+}
+
+#[test]
+fn parts_after_the_file_may_be_anything_a_browser_sends() {
     let data = b"file data";
+    let binary = Part {
+        headers: vec![
+            "Content-Disposition: form-data; name=\"other\"; filename=\"b.bin\"".into(),
+            "Content-Type: application/octet-stream".into(),
+        ],
+        body: vec![0xff, 0xfe, 0x00, b'\r', b'\n', b'-', b'-'],
+    };
     let parts = [
         field("key", "k"),
         file_part("file", data),
-        field("acl", "private"),
+        field("submit", ""),
+        binary,
+        field("x-amz-meta-late", "never a header"),
+    ];
+    for end in [&b""[..], b"\r\n"] {
+        let (body, _) = render(b"", &parts, end);
+        let run = run_one(&body);
+        assert_released(&run, data, "three parts after the file");
+        assert_eq!(run.prefix.expect("prefix").fields.len(), 1);
+    }
+}
+
+#[test]
+fn a_second_file_part_after_the_file_is_refused() {
+    let data = b"first";
+    let parts = [
+        field("key", "k"),
+        file_part("file", data),
+        file_part("FILE", b"second"),
     ];
     let (body, _) = render(b"", &parts, b"\r\n");
-    let err = assert_refused(&body, data, S3ErrorCode::MalformedPOSTRequest);
-    assert!(
-        err.message.contains("the file must be the last field"),
-        "{err}"
+    let err = assert_refused(&body, data, S3ErrorCode::InvalidArgument);
+    assert_eq!(
+        err.message,
+        "POST requires exactly one file upload per request."
     );
-    // Refused by the feed that brings the CR after the file's delimiter, before the rest.
-    let data_end = body
-        .windows(data.len())
-        .position(|w| w == data)
-        .expect("data")
-        + data.len();
-    let delimiter_end = data_end + 4 + BOUNDARY.len();
-    let mut reader = MultipartReader::new(BOUNDARY, MultipartLimits::default());
-    let before = reader
-        .feed(Bytes::copy_from_slice(&body[..delimiter_end]))
-        .expect("a delimiter alone is fine");
-    assert_eq!(before, &data[..data.len() - 1]);
+    assert!(run_one(&body).failed_in_feed);
+}
+
+#[test]
+fn parts_after_the_file_count_against_max_parts() {
+    let limits = MultipartLimits {
+        max_parts: 3,
+        ..MultipartLimits::default()
+    };
+    let data = b"d";
+    let at_limit = [
+        field("a", "1"),
+        field("b", "2"),
+        file_part("file", data),
+        field("submit", "go"),
+    ];
+    let (body, _) = render(b"", &at_limit, b"");
+    assert_released(&run_limits(limits, &[&body]), data, "three fields");
+    let over = [
+        field("a", "1"),
+        field("b", "2"),
+        file_part("file", data),
+        field("submit", "go"),
+        field("another", "x"),
+    ];
+    let (body, _) = render(b"", &over, b"");
+    let err = assert_refused_with(
+        limits,
+        &body,
+        data,
+        S3ErrorCode::MaxPostPreDataLengthExceeded,
+    );
+    assert!(err.message.contains("limits.post_max_parts"), "{err}");
+    assert!(err.message.contains("after the file"), "{err}");
+    assert!(run_limits(limits, &[&body]).failed_in_feed);
+}
+
+#[test]
+fn a_value_after_the_file_is_bounded_by_max_field_size() {
+    let limits = MultipartLimits {
+        max_field_size: 16,
+        ..MultipartLimits::default()
+    };
+    let data = b"d";
+    let with_value = |value: &str| {
+        render(
+            b"",
+            &[
+                field("key", "k"),
+                file_part("file", data),
+                field("late", value),
+            ],
+            b"\r\n",
+        )
+        .0
+    };
+    let body = with_value(&"v".repeat(16));
+    assert_released(&run_limits(limits, &[&body]), data, "at the limit");
+    let body = with_value(&"v".repeat(17));
+    let err = assert_refused_with(
+        limits,
+        &body,
+        data,
+        S3ErrorCode::MaxPostPreDataLengthExceeded,
+    );
+    assert!(err.message.contains("late"), "{err}");
+    assert!(err.message.contains("limits.post_max_field_size"), "{err}");
+    // Refused by the feed that passes the limit, not at the end of the form.
+    let mut reader = MultipartReader::new(BOUNDARY, limits);
+    let late_value_end = body.len() - b"\r\n--".len() - BOUNDARY.len() - b"--\r\n".len();
     let err = reader
-        .feed(Bytes::copy_from_slice(
-            &body[delimiter_end..delimiter_end + 1],
-        ))
-        .expect_err("a second part after the file");
-    assert_eq!(err.code, S3ErrorCode::MalformedPOSTRequest);
+        .feed(Bytes::copy_from_slice(&body[..late_value_end]))
+        .expect_err("17 bytes of the late value");
+    assert_eq!(err.code, S3ErrorCode::MaxPostPreDataLengthExceeded);
+}
+
+#[test]
+fn bytes_after_the_file_count_against_max_prefix_size() {
+    let data = b"some file data";
+    let (body, data_at) = form_with_submit_button_after_the_file(data);
+    // From the CR that ends the file's delimiter line to the end of the form.
+    let file_delimiter_end = data_at + data.len() + b"\r\n--".len() + BOUNDARY.len();
+    let after_file = body.len() - file_delimiter_end;
+    let exact = MultipartLimits {
+        max_prefix_size: data_at + after_file,
+        ..MultipartLimits::default()
+    };
+    assert_released(&run_limits(exact, &[&body]), data, "at the cap");
+    let limits = MultipartLimits {
+        max_prefix_size: data_at + after_file - 1,
+        ..MultipartLimits::default()
+    };
+    let err = assert_refused_with(
+        limits,
+        &body,
+        data,
+        S3ErrorCode::MaxPostPreDataLengthExceeded,
+    );
+    assert!(err.message.contains("limits.post_max_prefix"), "{err}");
+    assert!(err.message.contains("after the upload file"), "{err}");
+    // A form without parts after the file is not charged for its close.
+    let (plain, plain_data_at) =
+        render(b"", &[field("key", "k"), file_part("file", data)], b"\r\n");
+    let tight = MultipartLimits {
+        max_prefix_size: plain_data_at,
+        ..MultipartLimits::default()
+    };
+    assert_released(
+        &run_limits(tight, &[&plain]),
+        data,
+        "no part after the file",
+    );
+}
+
+#[test]
+fn a_form_cut_in_a_part_after_the_file_releases_never_the_last_byte() {
+    let data = b"file data";
+    let (body, _) = form_with_submit_button_after_the_file(data);
+    let submit_at = body
+        .windows(b"Upload to".len())
+        .position(|w| w == b"Upload to")
+        .expect("button value");
+    for cut in [submit_at - 3, submit_at + 4, body.len() - 6] {
+        let run = run_one(&body[..cut]);
+        let err = run.outcome.as_ref().expect_err("cut off");
+        assert_eq!(err.code, S3ErrorCode::MalformedPOSTRequest, "{err}");
+        assert!(!run.failed_in_feed, "refused by finish, at {cut}");
+        assert_eq!(run.before_finish, &data[..data.len() - 1], "cut {cut}");
+    }
 }
 
 #[test]
@@ -926,4 +1128,52 @@ fn thousands_of_mutated_forms_never_panic_nor_release_the_last_byte_early() {
             assert_eq!(run.released().len() as u64, run.file_len, "round {round}");
         }
     }
+}
+
+#[test]
+fn the_forms_length_bounds_its_files_length_whatever_follows_the_file() {
+    let data = b"0123456789";
+    let prefix_of = |limits: MultipartLimits, body: &[u8], data_at: usize| {
+        let mut reader = MultipartReader::new(BOUNDARY, limits);
+        reader
+            .feed(Bytes::copy_from_slice(&body[..data_at]))
+            .expect("up to the file");
+        reader
+    };
+    // The file last, with the final CRLF: at most the file and the 2 bytes of that CRLF.
+    let (body, data_at) = render(b"", &[field("key", "k"), file_part("file", data)], b"\r\n");
+    let reader = prefix_of(MultipartLimits::default(), &body, data_at);
+    let (at_least, at_most) = reader
+        .file_len_bounds(body.len() as u64)
+        .expect("after the file's headers")
+        .expect("long enough");
+    assert_eq!(at_most, 12);
+    assert_eq!(at_least, 0, "a 1 MiB budget for parts after the file");
+    // A submit button after the file, with the budget for it exactly used up: at least the file.
+    let (body, data_at) = form_with_submit_button_after_the_file(data);
+    let after_file = body.len() - (data_at + data.len() + 4 + BOUNDARY.len());
+    let tight = MultipartLimits {
+        max_prefix_size: data_at + after_file,
+        ..MultipartLimits::default()
+    };
+    let reader = prefix_of(tight, &body, data_at);
+    let (at_least, at_most) = reader
+        .file_len_bounds(body.len() as u64)
+        .expect("after the file's headers")
+        .expect("long enough");
+    assert_eq!(at_least, 10);
+    assert!(at_most > 10);
+    // Too short for what was read and the shortest end; nothing known before the file.
+    let short = (data_at + 4 + BOUNDARY.len() + 1) as u64;
+    let err = reader
+        .file_len_bounds(short)
+        .expect("known")
+        .expect_err("short");
+    assert_eq!(err.code, S3ErrorCode::MalformedPOSTRequest);
+    assert_eq!(
+        reader.file_len_bounds(short + 1).expect("known"),
+        Ok((0, 0))
+    );
+    let fresh = MultipartReader::new(BOUNDARY, MultipartLimits::default());
+    assert!(fresh.file_len_bounds(1000).is_none());
 }
