@@ -5,31 +5,16 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
-use support::python::python;
+use support::python::aws_cli;
 use support::s3_server::S3Server;
 use support::{Nginx, Payload, Proxy, ProxyOptions, Signer, ACCESS_KEY, SECRET_KEY};
 
-/// The AWS CLI of the test virtualenv (next to `PYTHON`), or `aws` on PATH.
+/// The AWS CLI with the default credential.
 fn aws(endpoint: &str, args: &[&str]) -> Output {
-    let python = PathBuf::from(python());
-    let beside = python.parent().map(|dir| dir.join("aws"));
-    let program = match beside {
-        Some(path) if path.is_file() => path,
-        _ => PathBuf::from("aws"),
-    };
-    Command::new(&program)
-        .args(["--endpoint-url", endpoint, "--region", "us-east-1"])
-        .args(args)
-        .env("AWS_ACCESS_KEY_ID", ACCESS_KEY)
-        .env("AWS_SECRET_ACCESS_KEY", SECRET_KEY)
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {program:?} ({e}): run scripts/test.sh"))
+    aws_cli(endpoint, ACCESS_KEY, SECRET_KEY, args)
 }
 
 fn text(output: &Output) -> String {

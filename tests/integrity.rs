@@ -10,8 +10,8 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
+use std::time::Duration;
 
 use support::python::run_script_against;
 use support::s3_server::S3Server;
@@ -23,12 +23,6 @@ use support::{
 };
 
 const BUCKET: &str = "bucket";
-
-/// How long a refused upload is watched for a late write.
-const SETTLE_TIME: Duration = Duration::from_millis(300);
-
-/// How long s3s-fs may take to delete the file of an aborted upload.
-const PARTIAL_UPLOAD_GRACE: Duration = Duration::from_secs(5);
 
 /// The backend behind the proxy, and how to look at its folder.
 enum Store {
@@ -89,24 +83,7 @@ impl Setup {
     fn assert_nothing_stored(&self, context: &str) {
         match &self.store {
             Store::Nginx(nginx) => nginx.assert_nothing_stored(),
-            Store::S3(server) => {
-                let settled = Instant::now() + SETTLE_TIME;
-                let deadline = Instant::now() + PARTIAL_UPLOAD_GRACE;
-                loop {
-                    let files = files_under(server.root());
-                    let (partial, stored): (Vec<_>, Vec<_>) =
-                        files.into_iter().partition(|f| is_s3s_fs_partial_upload(f));
-                    assert!(stored.is_empty(), "{context}: s3s-fs stored {stored:?}");
-                    if Instant::now() > settled && partial.is_empty() {
-                        break;
-                    }
-                    assert!(
-                        Instant::now() < deadline,
-                        "{context}: s3s-fs kept the partial upload {partial:?}"
-                    );
-                    std::thread::sleep(Duration::from_millis(50));
-                }
-            }
+            Store::S3(server) => server.assert_nothing_stored(context),
         }
     }
 
@@ -149,30 +126,6 @@ impl Setup {
             self.name()
         );
     }
-}
-
-/// Whether `path` is s3s-fs's file for a body still being received (`.tmp.<n>.internal.part`).
-fn is_s3s_fs_partial_upload(path: &Path) -> bool {
-    path.file_name()
-        .and_then(|name| name.to_str())
-        .is_some_and(|name| name.starts_with(".tmp.") && name.ends_with(".internal.part"))
-}
-
-/// Every file under `root`, recursively (folders do not count).
-fn files_under(root: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    let mut folders = vec![root.to_path_buf()];
-    while let Some(folder) = folders.pop() {
-        for entry in std::fs::read_dir(&folder).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                folders.push(path);
-            } else {
-                found.push(path);
-            }
-        }
-    }
-    found
 }
 
 /// The test runs in front of nginx, then in front of s3s-fs, each with a fresh backend.

@@ -5,34 +5,19 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Output;
 
 use support::nginx::Nginx;
 use support::proxy::Credential;
-use support::python::{python, run_script};
+use support::python::{aws_cli, run_script};
 use support::{Proxy, ProxyOptions, ACCESS_KEY, SECRET_KEY};
 
 const SCOPED_KEY: &str = "AKIDPHOTOSONLY";
 const SCOPED_SECRET: &str = "photos-only-secret";
 
 fn aws_as(endpoint: &str, key: &str, secret: &str, args: &[&str]) -> Output {
-    let python = PathBuf::from(python());
-    let beside = python.parent().map(|dir| dir.join("aws"));
-    let program = match beside {
-        Some(path) if path.is_file() => path,
-        _ => PathBuf::from("aws"),
-    };
-    Command::new(&program)
-        .args(["--endpoint-url", endpoint, "--region", "us-east-1"])
-        .args(args)
-        .env("AWS_ACCESS_KEY_ID", key)
-        .env("AWS_SECRET_ACCESS_KEY", secret)
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {program:?} ({e}): run scripts/test.sh"))
+    aws_cli(endpoint, key, secret, args)
 }
 
 fn aws(endpoint: &str, args: &[&str]) -> Output {

@@ -110,3 +110,24 @@ pub fn run_script_against(
         "{script} exited 0 without running its tests\n--- stdout ---\n{stdout}"
     );
 }
+
+/// Runs the AWS CLI of the test virtualenv (beside `PYTHON`, else `aws` on PATH) against
+/// `endpoint` with these credentials and nothing from the machine's own AWS configuration.
+pub fn aws_cli(endpoint: &str, key: &str, secret: &str, args: &[&str]) -> std::process::Output {
+    let python = std::path::PathBuf::from(python());
+    let beside = python.parent().map(|dir| dir.join("aws"));
+    let program = match beside {
+        Some(path) if path.is_file() => path,
+        _ => std::path::PathBuf::from("aws"),
+    };
+    Command::new(&program)
+        .args(["--endpoint-url", endpoint, "--region", "us-east-1"])
+        .args(args)
+        .env("AWS_ACCESS_KEY_ID", key)
+        .env("AWS_SECRET_ACCESS_KEY", secret)
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {program:?} ({e}): run scripts/test.sh"))
+}
