@@ -439,3 +439,21 @@ fn bucket_level_writes_need_the_whole_bucket() {
     assert_eq!(response.status, 204, "{}", response.text());
     assert!(!setup.root.join("empty-bucket").exists());
 }
+
+#[test]
+fn an_operation_a_plain_store_cannot_do_never_reaches_it() {
+    // `?append` (AppendObject on RGW and OSS) and `?tagging`: nginx would ignore the name and
+    // overwrite the object with the body meant as an append or a tag document.
+    let setup = Setup::start("http");
+    for target in [
+        "/bkt/allowed/mine.txt?append&position=4",
+        "/bkt/allowed/mine.txt?tagging",
+    ] {
+        let request = setup.scoped("PUT", target, &[], b"<Tagging/>");
+        setup.assert_refused(&request, 501, "NotImplemented");
+    }
+    assert_eq!(
+        std::fs::read(setup.root.join("bkt/allowed/mine.txt")).unwrap(),
+        b"mine"
+    );
+}

@@ -14,7 +14,7 @@ use std::borrow::Cow;
 use http::header;
 
 pub use needs::{delete_needs, is_delete_objects, source_objects, SourceObject, SOURCE_HEADERS};
-pub use query::{Param, Query, AUTH_QUERY_PARAMS, OPERATION_MODIFIERS, OPERATION_SUBRESOURCES};
+pub use query::{is_operation, Param, Query, AUTH_QUERY_PARAMS, OPERATION_MODIFIERS};
 pub use target::{
     check_bucket_name, check_key, upstream_path, virtual_host_bucket, Target, MAX_KEY_BYTES,
 };
@@ -383,6 +383,24 @@ mod tests {
         assert_eq!(
             t.query.operation().unwrap_err().code,
             S3ErrorCode::InvalidRequest
+        );
+        // Every name SigV2 signs as an operation is one here too (one list for both).
+        let t = resolve("/bkt/k", "append&position=0&tagging").unwrap();
+        assert_eq!(
+            t.query.operation().unwrap_err().code,
+            S3ErrorCode::InvalidRequest
+        );
+        let t = resolve("/bkt/k", "versionId=3&response-content-type=a&partNumber=1").unwrap();
+        assert_eq!(
+            t.query.operation().unwrap(),
+            None,
+            "modifiers and overrides"
+        );
+        let err = resolve("/bkt", "Prefix=a").unwrap_err();
+        assert_eq!(
+            err.code,
+            S3ErrorCode::InvalidArgument,
+            "a listing argument in another case"
         );
     }
 

@@ -6,6 +6,7 @@
 
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
+use crate::auth::sigv2::sub_resources;
 use crate::error::{S3Error, S3ErrorCode};
 
 /// Query parameters that carry presigned-URL authentication: never forwarded upstream.
@@ -23,79 +24,31 @@ pub const AUTH_QUERY_PARAMS: &[&str] = &[
     "signature",
 ];
 
-/// Sub-resources that each select an S3 operation of their own (bucket or object level): at
-/// most one per request. From the S3 API reference's request syntax of each operation.
-pub const OPERATION_SUBRESOURCES: &[&str] = &[
-    "accelerate",
-    "acl",
-    "analytics",
-    "attributes",
-    "cors",
-    "delete",
-    "encryption",
-    "intelligent-tiering",
-    "inventory",
-    "legal-hold",
-    "lifecycle",
-    "location",
-    "logging",
-    "metadataConfiguration",
-    "metadataInventoryTable",
-    "metadataJournalTable",
-    "metadataTable",
-    "metrics",
-    "notification",
-    "object-lock",
-    "ownershipControls",
-    "policy",
-    "policyStatus",
-    "publicAccessBlock",
-    "renameObject",
-    "replication",
-    "requestPayment",
-    "restore",
-    "retention",
-    "select",
-    "session",
-    "tagging",
-    "torrent",
-    "uploads",
-    "versioning",
-    "versions",
-    "website",
-];
-
-/// Parameters that change what an operation acts on (a part, an upload, a version).
+/// Parameters that change what an operation acts on (a part, an upload, a version), not which
+/// operation it is: they may stand beside an operation's name (`?tagging&versionId=3`).
 pub const OPERATION_MODIFIERS: &[&str] = &["partNumber", "uploadId", "versionId", "select-type"];
 
-/// Parameters of S3's listings and answers: a backend reads them, so the proxy reads them the
-/// same way (never two values).
-pub const S3_PARAMETERS: &[&str] = &[
-    "continuation-token",
-    "delimiter",
-    "encoding-type",
-    "fetch-owner",
-    "key-marker",
-    "list-type",
-    "marker",
-    "max-keys",
-    "max-parts",
-    "max-uploads",
-    "part-number-marker",
-    "prefix",
-    "start-after",
-    "upload-id-marker",
-    "version-id-marker",
-    "x-id",
-];
+/// The S3 query names the project knows, and what each is, from the one list
+/// `auth::sigv2::sub_resources` keeps (checked there against botocore's S3 model): what SigV2
+/// signs selects an operation, a version, an upload, a part or an answer override; the rest are
+/// listing and paging arguments, the configuration ids and the SDKs' operation hint.
+fn known_spelling(name: &str) -> Option<&'static str> {
+    sub_resources::CLIENT_SIGNED
+        .iter()
+        .chain(sub_resources::OPERATION_SELECTORS.iter())
+        .chain(sub_resources::LISTING_PARAMETERS.iter())
+        .chain(sub_resources::CONFIGURATION_IDS.iter())
+        .chain([sub_resources::LIST_TYPE, sub_resources::OPERATION_HINT].iter())
+        .copied()
+        .find(|known| known.eq_ignore_ascii_case(name))
+}
 
-/// Whether S3 defines this parameter (an operation, a modifier, a listing argument, an answer
-/// override): such a name may occur once only.
-fn is_s3_parameter(name: &str) -> bool {
-    OPERATION_SUBRESOURCES.contains(&name)
-        || OPERATION_MODIFIERS.contains(&name)
-        || S3_PARAMETERS.contains(&name)
-        || name.starts_with("response-")
+/// Whether a name selects an S3 operation of its own (at most one per request): a signed
+/// sub-resource that is neither a modifier nor an answer override (`response-*`).
+pub fn is_operation(name: &str) -> bool {
+    sub_resources::is_signed(name)
+        && !OPERATION_MODIFIERS.contains(&name)
+        && !name.starts_with("response-")
 }
 
 /// Characters kept as they are in a re-encoded query name or value: RFC 3986 unreserved.
@@ -137,7 +90,7 @@ impl Query {
                 continue;
             }
             check_spelling(&name)?;
-            if is_s3_parameter(&name) && params.iter().any(|p| p.name == name) {
+            if known_spelling(&name).is_some() && params.iter().any(|p| p.name == name) {
                 return Err(S3Error::new(
                     S3ErrorCode::InvalidArgument,
                     format!("The query parameter {name} is given more than once."),
@@ -174,11 +127,12 @@ impl Query {
 
     /// The one operation-selecting sub-resource present, if any; two at once is refused (which
     /// one a backend would act on is its own choice).
-    pub fn operation(&self) -> Result<Option<&'static str>, S3Error> {
-        let mut found = OPERATION_SUBRESOURCES
+    pub fn operation(&self) -> Result<Option<&str>, S3Error> {
+        let mut found = self
+            .params
             .iter()
-            .filter(|name| self.has(name))
-            .copied();
+            .map(|p| p.name.as_str())
+            .filter(|name| is_operation(name));
         let first = found.next();
         if let Some(second) = found.next() {
             return Err(S3Error::new(
@@ -212,12 +166,8 @@ impl Query {
 /// Refuse a name that equals a known sub-resource or modifier but for case: S3 matches them
 /// exactly, some backends do not.
 fn check_spelling(name: &str) -> Result<(), S3Error> {
-    let known = OPERATION_SUBRESOURCES
-        .iter()
-        .chain(OPERATION_MODIFIERS)
-        .find(|known| known.eq_ignore_ascii_case(name));
-    match known {
-        Some(known) if *known != name => Err(S3Error::new(
+    match known_spelling(name) {
+        Some(known) if known != name => Err(S3Error::new(
             S3ErrorCode::InvalidArgument,
             format!("The query parameter {name} is not spelled as S3 spells it ({known})."),
         )),
