@@ -16,7 +16,7 @@ use std::time::Duration;
 use support::python::run_script_against;
 use support::s3_server::S3Server;
 use support::signer::uri_encode;
-use support::streaming::UNSIGNED_TRAILER;
+use support::streaming::{unsigned_chunked_body, UNSIGNED_TRAILER};
 use support::{
     crc32_base64, md5_base64, patterned_bytes, Nginx, Payload, Proxy, ProxyOptions, Request,
     Response, Signer,
@@ -182,17 +182,7 @@ fn unsigned_trailer_put(
     trailers: &[(&str, String)],
     headers: &[(&str, &str)],
 ) -> Request {
-    let mut body = Vec::new();
-    for piece in data.chunks(64 * 1024) {
-        body.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
-        body.extend_from_slice(piece);
-        body.extend_from_slice(b"\r\n");
-    }
-    body.extend_from_slice(b"0\r\n");
-    for (name, value) in trailers {
-        body.extend_from_slice(format!("{name}:{value}\r\n").as_bytes());
-    }
-    body.extend_from_slice(b"\r\n");
+    let body = unsigned_chunked_body(data, 64 * 1024, trailers);
     let mut put = setup
         .request("PUT", key)
         .header("content-encoding", "aws-chunked")

@@ -17,6 +17,20 @@ pub fn unsigned_trailer_put(
     declared: &str,
     trailers: &[(&str, String)],
 ) -> Request {
+    let body = unsigned_chunked_body(data, chunk, trailers);
+    let mut put = proxy
+        .request("PUT", target)
+        .header("content-encoding", "aws-chunked")
+        .header("x-amz-decoded-content-length", &data.len().to_string())
+        .header("x-amz-trailer", declared)
+        .body(body);
+    Signer::default().sign(&mut put, Payload::Declared(UNSIGNED_TRAILER.to_string()));
+    put
+}
+
+/// The aws-chunked framing of an unsigned upload: `data` in chunks of `chunk` bytes (none when
+/// empty), the final empty chunk, then `trailers` as `name:value` lines and the closing line.
+pub fn unsigned_chunked_body(data: &[u8], chunk: usize, trailers: &[(&str, String)]) -> Vec<u8> {
     let mut body = Vec::new();
     for piece in data.chunks(chunk.max(1)) {
         body.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
@@ -28,12 +42,5 @@ pub fn unsigned_trailer_put(
         body.extend_from_slice(format!("{name}:{value}\r\n").as_bytes());
     }
     body.extend_from_slice(b"\r\n");
-    let mut put = proxy
-        .request("PUT", target)
-        .header("content-encoding", "aws-chunked")
-        .header("x-amz-decoded-content-length", &data.len().to_string())
-        .header("x-amz-trailer", declared)
-        .body(body);
-    Signer::default().sign(&mut put, Payload::Declared(UNSIGNED_TRAILER.to_string()));
-    put
+    body
 }
