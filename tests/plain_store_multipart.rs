@@ -86,3 +86,155 @@ fn aws_cli_copies_40_mib_up_and_down() {
         .unwrap_or_default();
     assert!(left.is_empty(), "{left:?}");
 }
+
+#[test]
+fn the_scopes_hold_for_every_multipart_step() {
+    use support::proxy::Credential;
+    let nginx = Nginx::start();
+    let options = ProxyOptions::default().with_credentials(vec![
+        Credential::new(ACCESS_KEY, SECRET_KEY),
+        Credential::new("AKIDPHOTOS", "photos-secret")
+            .allow(&["read:bkt/photos/*", "write:bkt/photos/*"]),
+    ]);
+    let proxy = Proxy::start(&nginx, options);
+    let endpoint = proxy.endpoint();
+    let admin = |args: &[&str]| aws_cli(&endpoint, ACCESS_KEY, SECRET_KEY, args);
+    let scoped = |args: &[&str]| aws_cli(&endpoint, "AKIDPHOTOS", "photos-secret", args);
+    let refused = |output: Output| {
+        let text = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(
+            !output.status.success() && text.contains("AccessDenied"),
+            "{text}"
+        );
+    };
+    ok(admin(&["s3", "mb", "s3://bkt"]));
+    let created = ok(admin(&[
+        "s3api",
+        "create-multipart-upload",
+        "--bucket",
+        "bkt",
+        "--key",
+        "private/x",
+        "--query",
+        "UploadId",
+        "--output",
+        "text",
+    ]));
+    let private_id = created.trim();
+    // Outside the scope: starting, a part, listing parts, completing, aborting, listing uploads.
+    refused(scoped(&[
+        "s3api",
+        "create-multipart-upload",
+        "--bucket",
+        "bkt",
+        "--key",
+        "private/y",
+    ]));
+    refused(scoped(&[
+        "s3api",
+        "upload-part",
+        "--bucket",
+        "bkt",
+        "--key",
+        "private/x",
+        "--upload-id",
+        private_id,
+        "--part-number",
+        "1",
+    ]));
+    refused(scoped(&[
+        "s3api",
+        "list-parts",
+        "--bucket",
+        "bkt",
+        "--key",
+        "private/x",
+        "--upload-id",
+        private_id,
+    ]));
+    refused(scoped(&[
+        "s3api",
+        "complete-multipart-upload",
+        "--bucket",
+        "bkt",
+        "--key",
+        "private/x",
+        "--upload-id",
+        private_id,
+        "--multipart-upload",
+        "Parts=[{PartNumber=1,ETag=x}]",
+    ]));
+    refused(scoped(&[
+        "s3api",
+        "abort-multipart-upload",
+        "--bucket",
+        "bkt",
+        "--key",
+        "private/x",
+        "--upload-id",
+        private_id,
+    ]));
+    refused(scoped(&[
+        "s3api",
+        "list-multipart-uploads",
+        "--bucket",
+        "bkt",
+    ]));
+    refused(scoped(&[
+        "s3api",
+        "list-multipart-uploads",
+        "--bucket",
+        "bkt",
+        "--prefix",
+        "priv",
+    ]));
+    // The same id under a key of the scope names no upload.
+    let other = scoped(&[
+        "s3api",
+        "list-parts",
+        "--bucket",
+        "bkt",
+        "--key",
+        "photos/x",
+        "--upload-id",
+        private_id,
+    ]);
+    assert!(String::from_utf8_lossy(&other.stderr).contains("NoSuchUpload"));
+    // Inside it, everything works.
+    let listed = ok(scoped(&[
+        "s3api",
+        "list-multipart-uploads",
+        "--bucket",
+        "bkt",
+        "--prefix",
+        "photos/",
+    ]));
+    assert!(!listed.contains("private"), "{listed}");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("cat.bin");
+    std::fs::write(&file, vec![7u8; 9 * 1024 * 1024]).unwrap();
+    ok(scoped(&[
+        "s3",
+        "cp",
+        file.to_str().unwrap(),
+        "s3://bkt/photos/cat.bin",
+    ]));
+    assert_eq!(
+        std::fs::read(nginx.root().join("bkt/photos/cat.bin"))
+            .unwrap()
+            .len(),
+        9 * 1024 * 1024
+    );
+    // The refused steps left the private upload as it was: still there, no object.
+    ok(admin(&[
+        "s3api",
+        "list-parts",
+        "--bucket",
+        "bkt",
+        "--key",
+        "private/x",
+        "--upload-id",
+        private_id,
+    ]));
+    assert!(!nginx.root().join("bkt/private/x").exists());
+}
