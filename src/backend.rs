@@ -401,6 +401,7 @@ mod tests {
                 md5_etag: true,
                 strip_headers: vec!["x-real-ip".into()],
                 multipart_expiry: std::time::Duration::from_secs(60),
+                complete_keepalive: std::time::Duration::from_secs(10),
             },
             identity_header: "x-forwarded-user".into(),
         }

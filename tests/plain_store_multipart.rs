@@ -238,3 +238,17 @@ fn the_scopes_hold_for_every_multipart_step() {
     ]));
     assert!(!nginx.root().join("bkt/private/x").exists());
 }
+
+#[test]
+fn a_long_complete_is_kept_alive_with_spaces() {
+    let nginx = Nginx::start();
+    let options = ProxyOptions::default().with_upstream_setting("complete_keepalive = \"1ms\"");
+    let proxy = Proxy::start(&nginx, options);
+    run_script_with(
+        "plain_store_keepalive.py",
+        &nginx,
+        &proxy.endpoint(),
+        None,
+        &[],
+    );
+}

@@ -130,6 +130,10 @@ pub struct UpstreamConfig {
     /// `kind = "http"`: a multipart upload whose staged parts have not changed for this long
     /// is deleted (by the next CreateMultipartUpload or ListMultipartUploads of its bucket).
     pub multipart_expiry: Duration,
+    /// `kind = "http"`: a CompleteMultipartUpload still copying parts after this long is
+    /// answered 200 at once, kept alive with a space this often, and ends with its result or
+    /// error document, as S3 does (clients' read timeouts would otherwise cut long copies).
+    pub complete_keepalive: Duration,
 }
 
 /// `[auth]`, beyond what [`AuthSettings`] holds.

@@ -69,6 +69,7 @@ pub(super) struct RawUpstream {
     #[serde(default)]
     pub(super) strip_headers: Vec<String>,
     pub(super) multipart_expiry: Option<DurationValue>,
+    pub(super) complete_keepalive: Option<DurationValue>,
 }
 
 /// `[auth]`.

@@ -128,6 +128,16 @@ fn upstream(u: RawUpstream, p: &mut impl FnMut(String)) -> UpstreamConfig {
             u.address
         ));
     }
+    let mut complete_keepalive = duration(
+        "upstream.complete_keepalive",
+        u.complete_keepalive,
+        Duration::from_secs(10),
+        p,
+    );
+    if complete_keepalive.is_zero() {
+        p("upstream.complete_keepalive must be longer than 0".to_string());
+        complete_keepalive = Duration::from_secs(10);
+    }
     UpstreamConfig {
         address: u.address,
         kind: u.kind,
@@ -152,6 +162,7 @@ fn upstream(u: RawUpstream, p: &mut impl FnMut(String)) -> UpstreamConfig {
             Duration::from_secs(7 * 86_400),
             p,
         ),
+        complete_keepalive,
         write_timeout: duration(
             "upstream.write_timeout",
             u.write_timeout,

@@ -296,6 +296,19 @@ impl AuthProxy {
             body,
         };
         ctx.upstream_started = Some(Instant::now());
+        if let BucketOp::Multipart(MultipartOp::Complete { .. }) = op {
+            let run = store_bucket::run(&op, &store, &cx);
+            let keepalive = self.backend.upstream.complete_keepalive;
+            let diagnostics = self.config.auth.signature_diagnostics;
+            return respond::write_store_answer_patiently(
+                session,
+                &mut ctx.reply,
+                run,
+                keepalive,
+                diagnostics,
+            )
+            .await;
+        }
         match store_bucket::run(&op, &store, &cx).await {
             Ok(answer) => respond::write_store_answer(session, &ctx.reply, &answer).await,
             Err(err) => self.write_error(session, ctx, &err).await,
