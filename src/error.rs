@@ -224,6 +224,9 @@ pub struct S3Error {
     pub string_to_sign: Option<String>,
     /// For `SignatureDoesNotMatch`: the canonical request the proxy computed.
     pub canonical_request: Option<String>,
+    /// For a credential scope naming another region: the region to sign for (S3's `<Region>`
+    /// element, which s3cmd and botocore read to sign again for the right one).
+    pub region: Option<String>,
 }
 
 impl S3Error {
@@ -234,7 +237,14 @@ impl S3Error {
             message: message.into(),
             string_to_sign: None,
             canonical_request: None,
+            region: None,
         }
+    }
+
+    /// The same error, naming the region requests must be signed for.
+    pub fn with_region(mut self, region: &str) -> Self {
+        self.region = Some(region.to_string());
+        self
     }
 
     /// The client's body ended or broke before it was complete.
@@ -270,6 +280,7 @@ impl S3Error {
                 .into(),
             string_to_sign: Some(string_to_sign),
             canonical_request: Some(canonical_request),
+            region: None,
         }
     }
 
@@ -293,6 +304,11 @@ impl S3Error {
                 xml_escape_into(&mut xml, cr);
                 xml.push_str("</CanonicalRequest>");
             }
+        }
+        if let Some(region) = &self.region {
+            xml.push_str("<Region>");
+            xml_escape_into(&mut xml, region);
+            xml.push_str("</Region>");
         }
         xml.push_str("<Resource>");
         xml_escape_into(&mut xml, resource);

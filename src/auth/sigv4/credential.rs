@@ -114,13 +114,17 @@ pub fn check_scope(
             .map(|r| format!("'{r}'"))
             .collect::<Vec<_>>()
             .join(" or ");
-        return Err(kind.malformed(
+        let err = kind.malformed(
             "Credential",
             format!(
                 "the region '{}' is wrong; expecting {expecting}",
                 scope.region
             ),
-        ));
+        );
+        return Err(match settings.regions.first() {
+            Some(first) => err.with_region(first),
+            None => err,
+        });
     }
     if scope.service != SERVICE {
         return Err(kind.malformed(
@@ -218,9 +222,13 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err.code, S3ErrorCode::AuthorizationHeaderMalformed);
+        assert!(err
+            .message
+            .contains("the region 'eu-west-1' is wrong; expecting 'us-east-1'"),);
+        assert_eq!(err.region.as_deref(), Some("us-east-1"));
         assert!(
-            err.message
-                .contains("the region 'eu-west-1' is wrong; expecting 'us-east-1'"),
+            err.to_xml("/b", "id", false)
+                .contains("<Region>us-east-1</Region>"),
             "{}",
             err.message
         );
