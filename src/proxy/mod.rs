@@ -34,6 +34,7 @@ pub use ctx::RequestCtx;
 
 use crate::auth::{self, Schemes, Verified};
 use crate::backend::{AnswerMapping, Backend};
+use crate::body::delete_list;
 use crate::body::plan::{self, PlanOptions};
 use crate::body::BodyVerifier;
 use crate::config::Config;
@@ -43,11 +44,13 @@ use crate::error::{S3Error, S3ErrorCode};
 use crate::ops::{method_label, Lifecycle, Metrics};
 use crate::request::{self, is_form_upload, S3Request, Target};
 use crate::store::bucket::{self as store_bucket, OpContext};
+use crate::store::BucketOp;
 use form_upload::FormUpload;
 use store_client::PlainStore;
 
 /// Largest body read whole before contacting the backend (the framing and trailers of an empty
-/// aws-chunked upload); within Pingora's 64 KiB retry buffer, which replays it upstream.
+/// aws-chunked upload, which Pingora's 64 KiB retry buffer replays upstream), and the default
+/// for the requests the proxy answers from a plain store (DeleteObjects has its own limit).
 const MAX_BODY_VERIFIED_FIRST: usize = 60 * 1024;
 
 /// The proxy service.
@@ -143,18 +146,22 @@ impl AuthProxy {
         }
     }
 
-    /// Read the whole body (bounded), verify it, and leave it for Pingora to replay into
-    /// `request_body_filter` (where the reset check verifies it again and releases it).
-    async fn verify_whole_body(
+    /// Read the whole body, at most `limit` bytes as received (aws-chunked framing included;
+    /// `too_long` refuses more), verify it, and return the verified payload. For the bodies
+    /// checked before anything else happens: those of the requests the proxy answers itself
+    /// (a DeleteObjects list…) and an empty aws-chunked upload.
+    async fn read_verified_body(
         &self,
         session: &mut Session,
         ctx: &mut RequestCtx,
-    ) -> Result<(), S3Error> {
+        limit: usize,
+        too_long: fn(usize) -> S3Error,
+    ) -> Result<Bytes, S3Error> {
         let Some(check) = ctx.body.check.as_mut() else {
-            return Ok(());
+            return Ok(Bytes::new());
         };
-        session.enable_retry_buffering();
         let mut total = 0usize;
+        let mut verified = Vec::new();
         loop {
             let piece = session
                 .read_request_body()
@@ -162,17 +169,14 @@ impl AuthProxy {
                 .map_err(|_| S3Error::incomplete_body())?;
             let Some(piece) = piece else { break };
             total += piece.len();
-            if total > MAX_BODY_VERIFIED_FIRST {
-                return Err(S3Error::new(
-                    S3ErrorCode::InvalidArgument,
-                    "The request body is too long for this request.",
-                ));
+            if total > limit {
+                return Err(too_long(limit));
             }
-            check.feed(piece)?;
+            verified.push(check.feed(piece)?);
         }
-        check.finish()?;
-        check.reset();
-        Ok(())
+        verified.push(check.finish()?);
+        ctx.body.md5 = check.md5_hex();
+        Ok(crate::body::join(&mut verified))
     }
 
     /// After a verified head: answer `Expect: 100-continue` (only now may the client send the
@@ -186,24 +190,67 @@ impl AuthProxy {
         if expects_continue {
             session.write_continue_response().await?;
         }
-        // A bucket operation's body (CreateBucket's configuration) is read and verified
-        // whole before the store is touched.
-        if ctx.body.verify_first || ctx.store_op.is_some() {
-            if let Err(err) = self.verify_whole_body(session, ctx).await {
+        if ctx.store_op.is_some() {
+            // A request the proxy answers from the store: its body (CreateBucket's
+            // configuration, DeleteObjects' keys) is read and verified whole, and its keys
+            // authorized, before the store is touched.
+            match self.read_store_body(session, ctx).await {
+                Ok(body) => self.answer_from_store(session, ctx, &body).await?,
+                Err(err) => self.write_error(session, ctx, &err).await?,
+            }
+            return Ok(true);
+        }
+        if ctx.body.verify_first {
+            // Verified whole, then replayed upstream (Pingora's retry buffer, at most 64 KiB)
+            // through the reset check, which releases it.
+            session.enable_retry_buffering();
+            let verified = self
+                .read_verified_body(session, ctx, MAX_BODY_VERIFIED_FIRST, body_too_long)
+                .await;
+            if let Err(err) = verified {
                 self.write_error(session, ctx, &err).await?;
                 return Ok(true);
             }
-        }
-        if ctx.store_op.is_some() {
-            self.answer_from_store(session, ctx).await?;
-            return Ok(true);
+            if let Some(check) = ctx.body.check.as_mut() {
+                check.reset();
+            }
         }
         Ok(false)
     }
 
-    /// A bucket-level request in front of a plain store, answered by the proxy from the
-    /// store's folders (`store::bucket`).
-    async fn answer_from_store(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<()> {
+    /// The verified body of a request answered from the store, within its operation's limit,
+    /// once every key it names is authorized.
+    async fn read_store_body(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+    ) -> Result<Bytes, S3Error> {
+        let (limit, too_long): (usize, fn(usize) -> S3Error) = match ctx.store_op {
+            Some(BucketOp::DeleteObjects) => {
+                (self.config.limits.max_delete_body, delete_list::too_long)
+            }
+            _ => (MAX_BODY_VERIFIED_FIRST, body_too_long),
+        };
+        let body = self
+            .read_verified_body(session, ctx, limit, too_long)
+            .await?;
+        let keys_read = ctx.body.check.as_ref().and_then(|c| c.named_keys());
+        if matches!(ctx.store_op, Some(BucketOp::DeleteObjects)) && keys_read.is_none() {
+            // Never delete what was not authorized key by key.
+            return Err(S3Error::internal());
+        }
+        self.authorize_named_keys(ctx)?;
+        Ok(body)
+    }
+
+    /// A request in front of a plain store answered by the proxy from the store
+    /// (`store::bucket`), with its verified body.
+    async fn answer_from_store(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+        body: &[u8],
+    ) -> Result<()> {
         let (Some(op), Some(target), Some(access_key)) = (
             ctx.store_op.take(),
             ctx.identity.target.as_ref(),
@@ -221,6 +268,7 @@ impl AuthProxy {
             bucket: &target.bucket,
             region: region.map_or("us-east-1", String::as_str),
             max_folder_index: self.config.limits.max_folder_index,
+            body,
         };
         ctx.upstream_started = Some(Instant::now());
         match store_bucket::run(&op, &store, &cx).await {
@@ -346,6 +394,14 @@ impl AuthProxy {
         let diagnostics = self.config.auth.signature_diagnostics;
         respond::write_error(session, &mut ctx.reply, err, diagnostics).await
     }
+}
+
+/// A body longer than the proxy reads whole for this request.
+fn body_too_long(limit: usize) -> S3Error {
+    S3Error::new(
+        S3ErrorCode::InvalidArgument,
+        format!("The request body is too long for this request (more than {limit} bytes)."),
+    )
 }
 
 /// Keep a body error for `fail_to_proxy` and tell Pingora to abort the upstream request.

@@ -2,9 +2,10 @@
 //!
 //! Two users: the browser-form exchange (`form_upload`, one fresh connection per upload: that
 //! path has no retry, so a pooled connection the backend closed meanwhile would fail it), and
-//! the bucket operations of `kind = "http"` (`store`), whose small GET/HEAD/MKCOL/DELETE
-//! exchanges reuse pooled connections, retried once on a fresh one when a pooled connection
-//! turns out closed.
+//! the bucket and object operations of `kind = "http"` (`store`), whose small bodyless
+//! GET/HEAD/MKCOL/DELETE/COPY/MOVE exchanges reuse pooled connections, retried once on a fresh
+//! one when a pooled connection turns out closed (each is idempotent: a COPY or MOVE repeated
+//! onto the same destination with `Overwrite: T` ends the same way).
 
 use async_trait::async_trait;
 use bytes::BytesMut;
@@ -17,7 +18,7 @@ use pingora::upstreams::peer::HttpPeer;
 use crate::backend::Backend;
 use crate::error::{S3Error, S3ErrorCode};
 use crate::request::upstream_path;
-use crate::store::{Fetched, Index, Store};
+use crate::store::{Copied, Fetched, FileInfo, Index, Store};
 
 /// How long an idle pooled backend connection is kept.
 const POOL_IDLE: std::time::Duration = std::time::Duration::from_secs(30);
@@ -55,6 +56,8 @@ struct Answer {
     status: u16,
     /// The body, if asked for and within the budget; `None` when it went over.
     body: Option<BytesMut>,
+    /// The answer's headers.
+    headers: http::HeaderMap,
 }
 
 impl PlainStore<'_> {
@@ -65,7 +68,22 @@ impl PlainStore<'_> {
         folder: &str,
         budget: Option<usize>,
     ) -> Result<Answer, S3Error> {
-        let head = self.head(method, folder)?;
+        self.exchange_with(method, folder, &[], budget).await
+    }
+
+    /// One exchange with more request headers.
+    async fn exchange_with(
+        &self,
+        method: &str,
+        folder: &str,
+        headers: &[(&str, &str)],
+        budget: Option<usize>,
+    ) -> Result<Answer, S3Error> {
+        let mut head = self.head(method, folder)?;
+        for (name, value) in headers {
+            head.insert_header(name.to_string(), *value)
+                .map_err(|_| S3Error::internal())?;
+        }
         for attempt in 0..2 {
             let (mut session, peer, reused) = connect(self.backend, self.connector).await?;
             match exchange_on(&mut session, head.clone(), budget).await {
@@ -107,7 +125,8 @@ impl PlainStore<'_> {
     }
 }
 
-/// The backend path of a folder (`bkt/a b/` → `/bkt/a%20b/`, `""` → `/`).
+/// The backend path of a folder or file (`bkt/a b/` → `/bkt/a%20b/`, `bkt/k` → `/bkt/k`,
+/// `""` → `/`).
 fn folder_path(folder: &str) -> String {
     match folder.split_once('/') {
         None => "/".to_string(),
@@ -127,12 +146,20 @@ async fn exchange_on(
     session.finish_body().await.map_err(failed)?;
     session.read_response().await.map_err(failed)?;
     let status = session.get_status().map(|s| s.as_u16()).unwrap_or(502);
+    let headers = session
+        .resp_header()
+        .map(|h| h.headers.clone())
+        .unwrap_or_default();
     let wanted = budget.filter(|_| status == 200);
     let mut body = BytesMut::new();
     while let Some(piece) = session.read_body_ref().await.map_err(failed)? {
         if let Some(budget) = wanted {
             if body.len() + piece.len() > budget {
-                return Ok(Answer { status, body: None });
+                return Ok(Answer {
+                    status,
+                    body: None,
+                    headers,
+                });
             }
             body.extend_from_slice(piece);
         }
@@ -140,6 +167,7 @@ async fn exchange_on(
     Ok(Answer {
         status,
         body: Some(body),
+        headers,
     })
 }
 
@@ -148,6 +176,28 @@ fn unexpected(status: u16, method: &str, folder: &str) -> S3Error {
         S3ErrorCode::from_backend_status(status),
         format!("The backend answered {status} to {method} of the folder {folder}."),
     )
+}
+
+fn unexpected_for_file(status: u16, method: &str, path: &str) -> S3Error {
+    S3Error::new(
+        S3ErrorCode::from_backend_status(status),
+        format!("The backend answered {status} to {method} of {path}."),
+    )
+}
+
+/// A file as nginx's HEAD describes it: its `ETag` and `Last-Modified`.
+fn file_info(headers: &http::HeaderMap) -> Option<FileInfo> {
+    let text = |name: http::header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
+    let etag = text(header::ETAG)?.to_string();
+    let modified = httpdate::parse_http_date(text(header::LAST_MODIFIED)?).ok()?;
+    let mtime = modified
+        .duration_since(std::time::SystemTime::UNIX_EPOCH)
+        .ok()?
+        .as_secs();
+    Some(FileInfo {
+        etag,
+        mtime: i64::try_from(mtime).ok()?,
+    })
 }
 
 #[async_trait]
@@ -184,6 +234,63 @@ impl Store for PlainStore<'_> {
         match self.exchange("DELETE", folder, None).await?.status {
             200 | 204 | 404 => Ok(()),
             status => Err(unexpected(status, "DELETE", folder)),
+        }
+    }
+
+    async fn delete_file(&self, path: &str) -> Result<bool, S3Error> {
+        match self.exchange("DELETE", path, None).await?.status {
+            200 | 204 => Ok(true),
+            // 409: nginx refuses to DELETE a folder named without its slash.
+            404 | 409 => Ok(false),
+            status => Err(unexpected_for_file(status, "DELETE", path)),
+        }
+    }
+
+    async fn copy_file(&self, from: &str, to: &str) -> Result<Copied, S3Error> {
+        let destination = folder_path(to);
+        let headers = [("destination", destination.as_str()), ("overwrite", "T")];
+        match self
+            .exchange_with("COPY", from, &headers, None)
+            .await?
+            .status
+        {
+            201 | 204 => Ok(Copied::Done),
+            // 400: nginx's "is collection", the source is a folder named without its slash
+            // (the Destination the proxy builds is always a well-formed file path).
+            404 | 400 => Ok(Copied::NoSource),
+            // ngx_copy_file could not open or write the destination (its folder is missing).
+            500 | 507 => Ok(Copied::NotWritten),
+            status => Err(unexpected_for_file(status, "COPY", from)),
+        }
+    }
+
+    async fn move_file(&self, from: &str, to: &str) -> Result<bool, S3Error> {
+        let destination = folder_path(to);
+        let headers = [("destination", destination.as_str()), ("overwrite", "T")];
+        match self
+            .exchange_with("MOVE", from, &headers, None)
+            .await?
+            .status
+        {
+            201 | 204 => Ok(true),
+            // nginx: the destination is a folder and the Destination has no slash.
+            409 => Ok(false),
+            status => Err(unexpected_for_file(status, "MOVE", from)),
+        }
+    }
+
+    async fn file_info(&self, path: &str) -> Result<Option<FileInfo>, S3Error> {
+        let answer = self.exchange("HEAD", path, None).await?;
+        match answer.status {
+            200 => file_info(&answer.headers).map(Some).ok_or_else(|| {
+                S3Error::new(
+                    S3ErrorCode::BadGateway,
+                    format!("The backend's HEAD of {path} has no ETag or Last-Modified."),
+                )
+            }),
+            // 301: a folder of that name (nginx redirects to its slash form).
+            404 | 403 | 301 => Ok(None),
+            status => Err(unexpected_for_file(status, "HEAD", path)),
         }
     }
 }

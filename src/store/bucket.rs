@@ -1,12 +1,14 @@
-//! Which bucket-level operation a request is, for a plain store, and running it against a
+//! Which operation a request is, for a plain store, when the proxy answers it itself (the
+//! bucket-level requests, and the object operations of `objects`), and running it against a
 //! [`Store`]. Anything not named here stays `NotImplemented` (`backend::check_request`).
 
 use super::index::EntryKind;
 use super::listing::{ListParams, Page};
+use super::objects::{self, CopyRequest};
 use super::walk::{fill_page, no_such_bucket};
 use super::{folder_too_large, xml, Fetched, Store};
 use crate::error::{S3Error, S3ErrorCode};
-use crate::request::{check_bucket_name, Target};
+use crate::request::{check_bucket_name, SourceObject, Target};
 
 /// A bucket-level request the proxy answers itself in front of a plain store.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +25,10 @@ pub enum BucketOp {
     CreateBucket,
     /// `DELETE /bucket`: only when it holds no key.
     DeleteBucket,
+    /// `POST /bucket?delete`: each key of the (verified, authorized) body deleted.
+    DeleteObjects,
+    /// `PUT /bucket/key` with `x-amz-copy-source`.
+    CopyObject(CopyRequest),
 }
 
 /// The bucket queries answered as S3 answers them for a bucket nothing was configured on.
@@ -112,6 +118,7 @@ impl BucketOp {
             ("HEAD", false, None) => Some(BucketOp::HeadBucket),
             ("PUT", false, None) => Some(BucketOp::CreateBucket),
             ("DELETE", false, None) => Some(BucketOp::DeleteBucket),
+            ("POST", false, Some("delete")) => Some(BucketOp::DeleteObjects),
             ("GET", false, Some(name)) => QUERIES
                 .iter()
                 .find(|(n, _)| *n == name)
@@ -119,6 +126,22 @@ impl BucketOp {
             _ => None,
         };
         Ok(op)
+    }
+
+    /// The operation of an object-level request the proxy answers itself (CopyObject: a PUT
+    /// naming a source object), `Ok(None)` for one that goes to the store as it is. The
+    /// request's own checks (no sub-resource, a key the store can hold) come first.
+    pub fn of_object(
+        method: &http::Method,
+        target: &Target,
+        sources: &[SourceObject],
+        headers: &http::HeaderMap,
+    ) -> Result<Option<BucketOp>, S3Error> {
+        if sources.is_empty() || method != http::Method::PUT || target.key.is_empty() {
+            return Ok(None);
+        }
+        let copy = CopyRequest::parse(target, sources, headers)?;
+        Ok(Some(BucketOp::CopyObject(copy)))
     }
 }
 
@@ -159,6 +182,8 @@ pub struct OpContext<'a> {
     pub region: &'a str,
     /// `limits.max_folder_index`.
     pub max_folder_index: usize,
+    /// The request's body, read whole and verified (DeleteObjects' list of keys).
+    pub body: &'a [u8],
 }
 
 /// Run a bucket operation against the store.
@@ -187,6 +212,10 @@ pub async fn run(
         }
         BucketOp::CreateBucket => create_bucket(store, cx.bucket).await,
         BucketOp::DeleteBucket => delete_bucket(store, cx.bucket, cx.max_folder_index).await,
+        BucketOp::DeleteObjects => objects::delete_objects(store, cx.bucket, cx.body).await,
+        BucketOp::CopyObject(copy) => {
+            objects::copy_object(store, copy, &objects::staging_name()).await
+        }
     }
 }
 

@@ -1,19 +1,28 @@
-//! An in-memory store for the tests of the walk and the bucket operations: files by path, and
-//! empty folders; it counts the indexes read.
+//! An in-memory store for the tests of the walk and the bucket and object operations: files by
+//! path, and empty folders; it counts the indexes read and logs the changes made, and behaves
+//! as nginx does where the operations depend on it (a COPY needs its destination's folder, a
+//! MOVE makes it, neither touches a folder).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 
 use async_trait::async_trait;
 
-use super::{Entry, EntryKind, Fetched, Index, Store};
-use crate::error::S3Error;
+use super::{Copied, Entry, EntryKind, Fetched, FileInfo, Index, Store};
+use crate::error::{S3Error, S3ErrorCode};
 
 /// Files (`bkt/a/b`) and folders (`bkt/a/`); every file's parents exist.
 #[derive(Default)]
 pub struct FakeStore {
     pub paths: Mutex<BTreeSet<String>>,
     pub indexes_read: Mutex<Vec<String>>,
+    /// The bytes of files that have any (others are empty).
+    pub contents: Mutex<BTreeMap<String, Vec<u8>>>,
+    /// Every change asked for, in order: `DELETE path`, `COPY from to`, `MOVE from to`,
+    /// `MKCOL folder`.
+    pub changes: Mutex<Vec<String>>,
+    /// A method whose calls fail (the store is down for it).
+    pub failing: Mutex<Option<&'static str>>,
 }
 
 /// The bytes an entry takes in nginx's JSON, about.
@@ -41,6 +50,47 @@ impl FakeStore {
     pub fn reads(&self) -> Vec<String> {
         std::mem::take(&mut self.indexes_read.lock().unwrap())
     }
+
+    pub fn add_with(&self, path: &str, bytes: &[u8]) {
+        self.add(path);
+        self.contents
+            .lock()
+            .unwrap()
+            .insert(path.to_string(), bytes.to_vec());
+    }
+
+    pub fn has(&self, path: &str) -> bool {
+        self.paths.lock().unwrap().contains(path)
+    }
+
+    pub fn bytes(&self, path: &str) -> Vec<u8> {
+        let contents = self.contents.lock().unwrap();
+        contents.get(path).cloned().unwrap_or_default()
+    }
+
+    pub fn changes(&self) -> Vec<String> {
+        std::mem::take(&mut self.changes.lock().unwrap())
+    }
+
+    fn change(&self, method: &'static str, what: String) -> Result<(), S3Error> {
+        self.changes
+            .lock()
+            .unwrap()
+            .push(format!("{method} {what}"));
+        if *self.failing.lock().unwrap() == Some(method) {
+            return Err(S3Error::new(S3ErrorCode::InternalError, "the store failed"));
+        }
+        Ok(())
+    }
+
+    fn is_file(&self, path: &str) -> bool {
+        !path.ends_with('/') && self.has(path)
+    }
+}
+
+/// The folder a path is in (`bkt/a/b` → `bkt/a/`).
+fn parent(path: &str) -> &str {
+    path.rfind('/').map_or("", |i| &path[..=i])
 }
 
 #[async_trait]
@@ -85,6 +135,7 @@ impl Store for FakeStore {
     }
 
     async fn make_folder(&self, folder: &str) -> Result<bool, S3Error> {
+        self.change("MKCOL", folder.to_string())?;
         Ok(self.paths.lock().unwrap().insert(folder.to_string()))
     }
 
@@ -94,5 +145,50 @@ impl Store for FakeStore {
             .unwrap()
             .retain(|p| !p.starts_with(folder));
         Ok(())
+    }
+
+    async fn delete_file(&self, path: &str) -> Result<bool, S3Error> {
+        self.change("DELETE", path.to_string())?;
+        if !self.is_file(path) {
+            return Ok(false);
+        }
+        self.paths.lock().unwrap().remove(path);
+        self.contents.lock().unwrap().remove(path);
+        Ok(true)
+    }
+
+    async fn copy_file(&self, from: &str, to: &str) -> Result<Copied, S3Error> {
+        self.change("COPY", format!("{from} {to}"))?;
+        if !self.is_file(from) {
+            return Ok(Copied::NoSource);
+        }
+        if !self.has(parent(to)) {
+            return Ok(Copied::NotWritten);
+        }
+        let bytes = self.bytes(from);
+        self.add_with(to, &bytes);
+        Ok(Copied::Done)
+    }
+
+    async fn move_file(&self, from: &str, to: &str) -> Result<bool, S3Error> {
+        self.change("MOVE", format!("{from} {to}"))?;
+        if self.has(&format!("{to}/")) {
+            return Ok(false);
+        }
+        if !self.is_file(from) {
+            return Err(S3Error::new(S3ErrorCode::InternalError, "no such file"));
+        }
+        let bytes = self.bytes(from);
+        self.paths.lock().unwrap().remove(from);
+        self.contents.lock().unwrap().remove(from);
+        self.add_with(to, &bytes);
+        Ok(true)
+    }
+
+    async fn file_info(&self, path: &str) -> Result<Option<FileInfo>, S3Error> {
+        Ok(self.is_file(path).then(|| FileInfo {
+            etag: format!("\"{:x}-{:x}\"", 1_700_000_000, self.bytes(path).len()),
+            mtime: 1_700_000_000,
+        }))
     }
 }

@@ -23,6 +23,7 @@ fn run_op(store: &FakeStore, method: &str, target: &str) -> Result<StoreAnswer, 
         bucket,
         region: "us-east-1",
         max_folder_index: 1 << 20,
+        body: b"",
     };
     tokio::runtime::Builder::new_current_thread()
         .build()
@@ -44,10 +45,10 @@ fn bucket_requests_are_recognised() {
             "VersioningConfiguration"
         )))
     );
+    assert_eq!(op("POST", "/bkt?delete"), Some(BucketOp::DeleteObjects));
     for (method, target) in [
         ("GET", "/bkt/k"),
         ("GET", "/bkt?uploads"),
-        ("POST", "/bkt?delete"),
         ("PUT", "/bkt?policy"),
         ("GET", "/bkt?versions"),
     ] {
