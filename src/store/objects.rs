@@ -15,6 +15,12 @@
 //! rename falls back to copying into a temporary name beside the destination and renaming that,
 //! still atomic. A copy abandoned half-way (the proxy stopped between the two steps) stays in
 //! the staging area, never under a key.
+//!
+//! The price: nginx copies with blocking reads and writes inside its event loop, so one of its
+//! workers serves nothing else while it copies (about 0.7 s for 512 MiB from the page cache
+//! here), and the copy must end within `upstream.read_timeout`. Streaming the object through
+//! the proxy (a GET, then a PUT, which nginx writes to a temporary file and renames) would not
+//! block nginx but moves every byte twice over the network; S3 caps CopyObject at 5 GiB.
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
