@@ -7,11 +7,11 @@
 //! set once), and its `Server` header and a redirect's `Location` never reach clients.
 //!
 //! - `kind = "s3"`: an S3 server without auth; its answers otherwise pass through.
-//! - `kind = "http"`: a plain HTTP/WebDAV store (nginx): plain objects (no sub-resources,
-//!   copies or folder keys), and its answers are made S3-like (PUT → 200 with an MD5 ETag,
-//!   DELETE of a missing key → 204, errors and redirects → S3 XML); the bucket-level requests
-//!   `store::BucketOp` names (listings, buckets) are answered by the proxy from the store's
-//!   folders, the others are `NotImplemented`.
+//! - `kind = "http"`: a plain HTTP/WebDAV store (nginx): plain objects (no sub-resources or
+//!   folder keys), and its answers are made S3-like (PUT → 200 with an MD5 ETag, DELETE of a
+//!   missing key → 204, errors and redirects → S3 XML); the requests `store::BucketOp` names
+//!   (listings, buckets, DeleteObjects, CopyObject) are answered by the proxy from the store,
+//!   the others are `NotImplemented`.
 
 use http::header;
 use pingora::http::RequestHeader;
@@ -23,8 +23,8 @@ use crate::request::{
     is_single_header, upstream_path, S3Request, SourceObject, Target, OPERATION_MODIFIERS,
 };
 use crate::store::multipart::MultipartOp;
-use crate::store::BucketOp;
 pub use crate::store::RESERVED_SEGMENT;
+use crate::store::{check_object_key, BucketOp};
 
 /// The backend and the header that tells it who signed.
 #[derive(Debug, Clone)]
@@ -71,9 +71,9 @@ impl Backend {
         self.upstream.kind == UpstreamKind::Http
     }
 
-    /// Refuse what this kind of backend cannot do for a request; `Ok(Some(op))` for a
-    /// bucket-level request the proxy answers itself from a plain store's folders
-    /// (`store::bucket`), `Ok(None)` for one that goes to the backend.
+    /// Refuse what this kind of backend cannot do for a request; `Ok(Some(op))` for a request
+    /// the proxy answers itself from a plain store (`store::bucket`: bucket-level requests,
+    /// DeleteObjects, CopyObject), `Ok(None)` for one that goes to the backend.
     pub fn check_request(&self, request: &S3Request<'_>) -> Result<Option<BucketOp>, S3Error> {
         if !self.is_plain_store() {
             return Ok(None);
@@ -81,7 +81,7 @@ impl Backend {
         let target = &request.target;
         let method = request.method;
         // A plain HTTP store has objects only: the bucket-level requests it can answer are
-        // answered from its folders; no multipart, DeleteObjects or sub-resources.
+        // answered from its folders; no multipart or sub-resources.
         if target.bucket.is_empty() || target.key.is_empty() {
             if let Some(op) = BucketOp::of(method, target)? {
                 return Ok(Some(op));
@@ -91,24 +91,8 @@ impl Backend {
                 "This backend stores objects only: bucket-level requests are not supported.",
             ));
         }
-        if target
-            .key
-            .split('/')
-            .any(|segment| segment == RESERVED_SEGMENT)
-        {
-            return Err(S3Error::new(
-                S3ErrorCode::InvalidArgument,
-                format!("Keys with a {RESERVED_SEGMENT} segment are reserved on this backend."),
-            ));
-        }
-        if target.key.ends_with('/') {
-            // The store reads it as a folder: a DELETE removes everything inside, a GET lists
-            // it. S3's folder-marker objects cannot be stored here.
-            return Err(S3Error::new(
-                S3ErrorCode::NotImplemented,
-                "Keys ending in '/' are folders on this backend: they cannot be stored or read.",
-            ));
-        }
+        // No reserved segment, no folder (a trailing '/').
+        check_object_key(&target.key)?;
         if let Some(op) = MultipartOp::of(method, target)? {
             if let Some(source) = request.sources.first() {
                 return Err(S3Error::new(
@@ -128,7 +112,7 @@ impl Backend {
             ));
         }
         // It would ignore the operation and act on the object itself: a PUT ?tagging would
-        // overwrite the object with the tag document, a copy would store an empty file.
+        // overwrite the object with the tag document (an UploadPartCopy is refused here too).
         let operation = target.query.operation()?.or_else(|| {
             OPERATION_MODIFIERS
                 .iter()
@@ -140,6 +124,10 @@ impl Backend {
                 S3ErrorCode::NotImplemented,
                 format!("?{name} is not supported by this backend."),
             ));
+        }
+        // The store would save an empty file for a copy: the proxy answers it (`store::objects`).
+        if let Some(op) = BucketOp::of_object(method, target, &request.sources, &request.headers)? {
+            return Ok(Some(op));
         }
         if let Some(source) = request.sources.first() {
             return Err(S3Error::new(
@@ -452,18 +440,22 @@ mod tests {
             ("POST", "/bkt/k?uploads"),
             ("PUT", "/bkt/k?partNumber=1&uploadId=AAAAAAAAAAAAAAAAAAAAAA"),
             ("POST", "/bkt/k?uploadId=AAAAAAAAAAAAAAAAAAAAAA"),
+            ("POST", "/bkt?delete"),
         ] {
             assert!(
                 matches!(check(&http, method, target, &[]), Ok(Some(_))),
                 "{method} {target}"
             );
         }
+        assert!(matches!(
+            check(&http, "PUT", "/bkt/k", &[("x-amz-copy-source", "/bkt/src")]),
+            Ok(Some(BucketOp::CopyObject(_)))
+        ));
         assert!(check(&http, "GET", "/bkt/k", &[("x-id", "GetObject")]).is_ok());
         assert!(check(&http, "GET", "/bkt/k?x-id=GetObject", &[]).is_ok());
         for (method, target, headers) in [
             ("POST", "/bkt/k", &[][..]),
             // Bucket-level requests the store cannot answer (yet).
-            ("POST", "/bkt?delete", &[]),
             ("PUT", "/bkt?policy", &[]),
             ("DELETE", "/bkt?cors", &[]),
             ("HEAD", "/", &[]),
@@ -483,8 +475,20 @@ mod tests {
             // A folder: deleting it would delete every key inside, reading it lists them.
             ("DELETE", "/bkt/dir/", &[]),
             ("GET", "/bkt/dir/", &[]),
-            // It would store an empty file where the copy was asked for.
-            ("PUT", "/bkt/k", &[("x-amz-copy-source", "/bkt/src")]),
+            // Copies the store cannot make as asked: a version, a condition, a part.
+            (
+                "PUT",
+                "/bkt/k",
+                &[("x-amz-copy-source", "/bkt/src?versionId=1")],
+            ),
+            (
+                "PUT",
+                "/bkt/k",
+                &[
+                    ("x-amz-copy-source", "/bkt/src"),
+                    ("x-amz-copy-source-if-match", "\"e\""),
+                ],
+            ),
         ] {
             let err = check(&http, method, target, headers).unwrap_err();
             assert_eq!(err.code, S3ErrorCode::NotImplemented, "{method} {target}");
@@ -495,6 +499,10 @@ mod tests {
         // The proxy's own name on the store (nginx's `index` points into it).
         for target in ["/bkt/.s3-auth-proxy/no-index", "/bkt/a/.s3-auth-proxy"] {
             let err = check(&http, "PUT", target, &[]).unwrap_err();
+            assert_eq!(err.code, S3ErrorCode::InvalidArgument, "{target}");
+            // Nor can a copy read it.
+            let source = [("x-amz-copy-source", target)];
+            let err = check(&http, "PUT", "/bkt/k", &source).unwrap_err();
             assert_eq!(err.code, S3ErrorCode::InvalidArgument, "{target}");
         }
         let s3 = backend(UpstreamKind::S3);

@@ -1,7 +1,8 @@
 //! What real clients send must work, in front of nginx and s3s-fs: the AWS CLI's server-side
-//! copies (`aws s3 mv`, `aws s3 cp s3://… s3://…`), rclone's presigned uploads (Content-Length
-//! twice), repeated metadata headers (one comma-joined value, as SigV4 and SigV2 sign them), and
-//! repeated single headers with different values refused.
+//! copies (`aws s3 mv`, `aws s3 cp s3://… s3://…`; in front of nginx the proxy makes them),
+//! rclone's presigned uploads (Content-Length twice), repeated metadata headers (one
+//! comma-joined value, as SigV4 and SigV2 sign them), and repeated single headers with
+//! different values refused.
 
 mod support;
 
@@ -33,37 +34,40 @@ fn write(root: &Path, relative: &str, contents: &[u8]) {
 }
 
 #[test]
-fn aws_s3_mv_and_cp_between_keys_in_front_of_nginx_are_refused_and_the_source_survives() {
-    // nginx would store an empty file for the copy, the proxy answer 200, and the AWS CLI then
-    // delete the source: the object would be gone.
+fn aws_s3_mv_and_cp_between_keys_work_in_front_of_nginx() {
+    // The proxy makes the copy itself (a WebDAV COPY into its staging area, then a MOVE onto
+    // the key): nginx never receives the copy's PUT, which it would store as an empty file
+    // before the AWS CLI deleted the source of a move.
     let nginx = Nginx::start();
     let proxy = Proxy::start(&nginx, ProxyOptions::default());
-    nginx.put_file("bkt/src.txt", b"the only copy");
+    nginx.put_file("bkt/src.txt", b"moved bytes");
 
-    let mv = aws(
-        &proxy.endpoint(),
-        &["s3", "mv", "s3://bkt/src.txt", "s3://bkt/dst.txt"],
-    );
     let cp = aws(
         &proxy.endpoint(),
         &["s3", "cp", "s3://bkt/src.txt", "s3://bkt/copy.txt"],
     );
-
-    assert!(!mv.status.success(), "{}", text(&mv));
-    assert!(text(&mv).contains("NotImplemented"), "{}", text(&mv));
-    assert!(!cp.status.success(), "{}", text(&cp));
-    assert_eq!(
-        nginx.stored("bkt/src.txt").as_deref(),
-        Some(&b"the only copy"[..])
+    assert!(cp.status.success(), "{}", text(&cp));
+    let mv = aws(
+        &proxy.endpoint(),
+        &["s3", "mv", "s3://bkt/src.txt", "s3://bkt/dir/dst.txt"],
     );
-    assert_eq!(nginx.stored("bkt/dst.txt"), None);
-    assert_eq!(nginx.stored("bkt/copy.txt"), None);
-    let writes: Vec<_> = nginx
+    assert!(mv.status.success(), "{}", text(&mv));
+
+    assert_eq!(
+        nginx.stored("bkt/copy.txt").as_deref(),
+        Some(&b"moved bytes"[..])
+    );
+    assert_eq!(
+        nginx.stored("bkt/dir/dst.txt").as_deref(),
+        Some(&b"moved bytes"[..])
+    );
+    assert_eq!(nginx.stored("bkt/src.txt"), None);
+    let puts: Vec<_> = nginx
         .upstream_requests()
         .into_iter()
-        .filter(|r| r.method != "GET" && r.method != "HEAD")
+        .filter(|r| r.method == "PUT")
         .collect();
-    assert!(writes.is_empty(), "nginx was asked to write: {writes:?}");
+    assert!(puts.is_empty(), "nginx was asked to PUT: {puts:?}");
 }
 
 #[test]

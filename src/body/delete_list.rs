@@ -46,13 +46,7 @@ impl DeleteListCheck {
     fn hold(&mut self, bytes: Bytes) -> Result<(), S3Error> {
         self.held_len += bytes.len();
         if self.held_len > self.limit {
-            return Err(S3Error::new(
-                S3ErrorCode::MalformedXML,
-                format!(
-                    "The DeleteObjects body is longer than {} bytes (limits.max_delete_body).",
-                    self.limit
-                ),
-            ));
+            return Err(too_long(self.limit));
         }
         self.held.push(bytes);
         Ok(())
@@ -70,7 +64,7 @@ impl BodyVerifier for DeleteListCheck {
         let tail = self.inner.finish()?;
         self.hold(tail)?;
         let body = super::join(&mut self.held);
-        self.keys = Some(parse_delete_keys(&body)?);
+        self.keys = Some(parse_delete_keys(&body)?.keys());
         Ok(body)
     }
 
@@ -86,11 +80,46 @@ impl BodyVerifier for DeleteListCheck {
     }
 }
 
+/// The refusal of a DeleteObjects body longer than `limit` (`limits.max_delete_body`).
+pub fn too_long(limit: usize) -> S3Error {
+    S3Error::new(
+        S3ErrorCode::MalformedXML,
+        format!("The DeleteObjects body is longer than {limit} bytes (limits.max_delete_body)."),
+    )
+}
+
 fn malformed(why: &str) -> S3Error {
     S3Error::new(
         S3ErrorCode::MalformedXML,
         format!("The XML you provided was not well-formed or did not validate against our published schema: {why}."),
     )
+}
+
+/// A DeleteObjects document as read: what to delete, and how to answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeleteList {
+    /// The objects, in the document's order.
+    pub objects: Vec<ObjectToDelete>,
+    /// `<Quiet>true</Quiet>`: the answer lists only the keys that could not be deleted.
+    pub quiet: bool,
+}
+
+impl DeleteList {
+    /// The keys, in order (the scopes must allow a write of each).
+    pub fn keys(&self) -> Vec<String> {
+        self.objects.iter().map(|o| o.key.clone()).collect()
+    }
+}
+
+/// One `Object` of a DeleteObjects document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectToDelete {
+    /// `Key`.
+    pub key: String,
+    /// `VersionId`: a version of the object rather than the object itself.
+    pub version_id: Option<String>,
+    /// An `ETag`, `LastModifiedTime` or `Size` condition: delete only if the object matches.
+    pub conditional: bool,
 }
 
 /// Where each element may stand: `Delete` at the root, `Object` and `Quiet` in it, an
@@ -115,80 +144,143 @@ fn element_name(e: &BytesStart<'_>, parents: &[String]) -> Result<String, S3Erro
     Ok(name)
 }
 
-/// The keys of a DeleteObjects document, in order: 1 to 1,000 `Object`s with exactly one
-/// non-empty `Key` each.
-pub fn parse_delete_keys(body: &[u8]) -> Result<Vec<String>, S3Error> {
+/// The document read so far.
+#[derive(Default)]
+struct Reading {
+    parents: Vec<String>,
+    objects: Vec<ObjectToDelete>,
+    /// The text of the `Key`, `VersionId` or `Quiet` being read.
+    text: Option<String>,
+    /// The `Object` being read: its keys, its version ids, whether it has a condition.
+    keys: Vec<String>,
+    version_ids: Vec<String>,
+    conditional: bool,
+    quiet: Option<bool>,
+    seen_root: bool,
+}
+
+impl Reading {
+    fn start(&mut self, e: &BytesStart<'_>) -> Result<(), S3Error> {
+        let name = element_name(e, &self.parents)?;
+        match name.as_str() {
+            "Delete" if self.seen_root => return Err(malformed("a second Delete element")),
+            "Delete" => self.seen_root = true,
+            "Object" => {
+                self.keys.clear();
+                self.version_ids.clear();
+                self.conditional = false;
+            }
+            "Key" | "VersionId" | "Quiet" => self.text = Some(String::new()),
+            _ => self.conditional = true,
+        }
+        self.parents.push(name);
+        Ok(())
+    }
+
+    fn empty(&mut self, e: &BytesStart<'_>) -> Result<(), S3Error> {
+        let name = element_name(e, &self.parents)?;
+        match name.as_str() {
+            "Delete" | "Object" | "Key" | "VersionId" | "Quiet" => {
+                Err(malformed(&format!("an empty {name}")))
+            }
+            _ => {
+                self.conditional = true;
+                Ok(())
+            }
+        }
+    }
+
+    fn end(&mut self) -> Result<(), S3Error> {
+        let name = self.parents.pop().unwrap_or_default();
+        let text = self.text.take();
+        match (name.as_str(), text) {
+            ("Key", Some(key)) if key.is_empty() => Err(malformed("an empty Key")),
+            ("Key", Some(key)) => {
+                self.keys.push(key);
+                Ok(())
+            }
+            ("VersionId", Some(id)) => {
+                self.version_ids.push(id);
+                Ok(())
+            }
+            ("Quiet", Some(_)) if self.quiet.is_some() => Err(malformed("a second Quiet")),
+            ("Quiet", Some(value)) => {
+                let value = value.trim();
+                self.quiet = Some(match () {
+                    _ if value.eq_ignore_ascii_case("true") => true,
+                    _ if value.eq_ignore_ascii_case("false") => false,
+                    _ => return Err(malformed("Quiet is true or false")),
+                });
+                Ok(())
+            }
+            ("Object", _) if self.keys.len() != 1 => {
+                Err(malformed("an Object needs exactly one Key"))
+            }
+            ("Object", _) if self.version_ids.len() > 1 => {
+                Err(malformed("an Object has at most one VersionId"))
+            }
+            ("Object", _) => {
+                self.objects.push(ObjectToDelete {
+                    key: self.keys.pop().unwrap_or_default(),
+                    version_id: self.version_ids.pop(),
+                    conditional: self.conditional,
+                });
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn text(&mut self, text: &str) -> Result<(), S3Error> {
+        match self.text.as_mut() {
+            Some(t) => t.push_str(text),
+            None if text.trim().is_empty() => {}
+            None if matches!(
+                self.parents.last().map(String::as_str),
+                Some("Delete" | "Object") | None
+            ) =>
+            {
+                return Err(malformed("text outside an element"));
+            }
+            None => {}
+        }
+        Ok(())
+    }
+
+    fn cdata(&mut self, text: &str) -> Result<(), S3Error> {
+        match (self.parents.last().map(String::as_str), self.text.as_mut()) {
+            (Some("Key"), Some(key)) => {
+                key.push_str(text);
+                Ok(())
+            }
+            _ => Err(malformed("CDATA outside a Key")),
+        }
+    }
+}
+
+/// A DeleteObjects document: 1 to 1,000 `Object`s with exactly one non-empty `Key` each (and at
+/// most one `VersionId`), and at most one `Quiet` (`true` or `false`).
+pub fn parse_delete_keys(body: &[u8]) -> Result<DeleteList, S3Error> {
     let text = std::str::from_utf8(body).map_err(|_| malformed("the body is not UTF-8"))?;
     let mut reader = Reader::from_str(text);
-    let mut parents: Vec<String> = Vec::new();
-    let mut keys: Vec<String> = Vec::new();
-    // The text of the `Key` being read, and the keys of the current `Object`.
-    let mut key_text: Option<String> = None;
-    let mut keys_in_object = 0;
-    let mut seen_root = false;
+    let mut reading = Reading::default();
     loop {
         let event = reader
             .read_event()
             .map_err(|e| malformed(&format!("{e}")))?;
         match event {
-            Event::Start(e) => {
-                let name = element_name(&e, &parents)?;
-                if name == "Delete" {
-                    if seen_root {
-                        return Err(malformed("a second Delete element"));
-                    }
-                    seen_root = true;
-                }
-                match name.as_str() {
-                    "Object" => keys_in_object = 0,
-                    "Key" => key_text = Some(String::new()),
-                    _ => {}
-                }
-                parents.push(name);
-            }
-            Event::Empty(e) => {
-                let name = element_name(&e, &parents)?;
-                if matches!(name.as_str(), "Delete" | "Object" | "Key") {
-                    return Err(malformed(&format!("an empty {name}")));
-                }
-            }
-            Event::End(_) => match parents.pop().as_deref() {
-                Some("Key") => {
-                    let key = key_text.take().unwrap_or_default();
-                    if key.is_empty() {
-                        return Err(malformed("an empty Key"));
-                    }
-                    keys.push(key);
-                    keys_in_object += 1;
-                }
-                Some("Object") if keys_in_object != 1 => {
-                    return Err(malformed("an Object needs exactly one Key"));
-                }
-                _ => {}
-            },
+            Event::Start(e) => reading.start(&e)?,
+            Event::Empty(e) => reading.empty(&e)?,
+            Event::End(_) => reading.end()?,
             Event::Text(t) => {
                 let text = t.unescape().map_err(|e| malformed(&format!("{e}")))?;
-                match key_text.as_mut() {
-                    Some(key) => key.push_str(&text),
-                    None if text.trim().is_empty() => {}
-                    None if matches!(
-                        parents.last().map(String::as_str),
-                        Some("Delete" | "Object") | None
-                    ) =>
-                    {
-                        return Err(malformed("text outside an element"));
-                    }
-                    None => {}
-                }
+                reading.text(&text)?;
             }
             Event::CData(c) => {
                 let raw = c.into_inner();
                 let text =
                     std::str::from_utf8(&raw).map_err(|_| malformed("CDATA is not UTF-8"))?;
-                match key_text.as_mut() {
-                    Some(key) => key.push_str(text),
-                    None => return Err(malformed("CDATA outside a Key")),
-                }
+                reading.cdata(text)?;
             }
             Event::Decl(_) | Event::Comment(_) => {}
             Event::DocType(_) | Event::PI(_) => {
@@ -197,16 +289,20 @@ pub fn parse_delete_keys(body: &[u8]) -> Result<Vec<String>, S3Error> {
             Event::Eof => break,
         }
     }
-    if !seen_root || !parents.is_empty() {
+    if !reading.seen_root || !reading.parents.is_empty() {
         return Err(malformed("the document is not one Delete element"));
     }
-    if keys.is_empty() || keys.len() > MAX_DELETE_KEYS {
+    let objects = reading.objects;
+    if objects.is_empty() || objects.len() > MAX_DELETE_KEYS {
         return Err(malformed(&format!(
             "a Delete names 1 to {MAX_DELETE_KEYS} objects, not {}",
-            keys.len()
+            objects.len()
         )));
     }
-    Ok(keys)
+    Ok(DeleteList {
+        objects,
+        quiet: reading.quiet.unwrap_or(false),
+    })
 }
 
 #[cfg(test)]
@@ -214,7 +310,7 @@ mod tests {
     use super::*;
 
     fn keys(xml: &str) -> Vec<String> {
-        parse_delete_keys(xml.as_bytes()).unwrap()
+        parse_delete_keys(xml.as_bytes()).unwrap().keys()
     }
 
     fn refused(xml: &str) {
@@ -268,6 +364,50 @@ mod tests {
             .map(|i| format!("<Object><Key>k{i}</Key></Object>"))
             .collect();
         refused(&format!("<Delete>{many}</Delete>"));
+    }
+
+    #[test]
+    fn quiet_version_ids_and_conditions_are_read() {
+        let doc = "<Delete><Quiet>true</Quiet><Object><Key>a</Key><VersionId>v1</VersionId>\
+                   </Object><Object><Key>b</Key><ETag>\"x\"</ETag></Object>\
+                   <Object><Key>c</Key><Size>3</Size></Object></Delete>";
+        let list = parse_delete_keys(doc.as_bytes()).unwrap();
+        assert!(list.quiet);
+        let summary: Vec<(&str, Option<&str>, bool)> = list
+            .objects
+            .iter()
+            .map(|o| (o.key.as_str(), o.version_id.as_deref(), o.conditional))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("a", Some("v1"), false),
+                ("b", None, true),
+                ("c", None, true)
+            ]
+        );
+        for (quiet, expected) in [("false", false), (" TRUE ", true), ("False", false)] {
+            let doc =
+                format!("<Delete><Object><Key>a</Key></Object><Quiet>{quiet}</Quiet></Delete>");
+            assert_eq!(parse_delete_keys(doc.as_bytes()).unwrap().quiet, expected);
+        }
+        let plain = parse_delete_keys(b"<Delete><Object><Key>a</Key></Object></Delete>").unwrap();
+        assert!(!plain.quiet);
+    }
+
+    #[test]
+    fn a_quiet_or_version_a_reader_could_take_two_ways_is_refused() {
+        refused("<Delete><Quiet>yes</Quiet><Object><Key>a</Key></Object></Delete>");
+        refused("<Delete><Quiet/><Object><Key>a</Key></Object></Delete>");
+        refused(
+            "<Delete><Quiet>true</Quiet><Quiet>false</Quiet><Object><Key>a</Key></Object></Delete>",
+        );
+        refused("<Delete><Object><Key>a</Key><VersionId>1</VersionId><VersionId>2</VersionId></Object></Delete>");
+        refused("<Delete><Object><Key>a</Key><VersionId/></Object></Delete>");
+        refused(
+            "<Delete><Object><Key>a</Key><VersionId><![CDATA[1]]></VersionId></Object></Delete>",
+        );
+        refused("<Delete><Quiet><Object><Key>a</Key></Object></Quiet></Delete>");
     }
 
     #[test]

@@ -35,6 +35,7 @@ pub use ctx::RequestCtx;
 
 use crate::auth::{self, Schemes, Verified};
 use crate::backend::{AnswerMapping, Backend};
+use crate::body::delete_list;
 use crate::body::plan::{self, PlanOptions};
 use crate::body::BodyVerifier;
 use crate::config::Config;
@@ -51,7 +52,8 @@ use staged_part::StagedPart;
 use store_client::PlainStore;
 
 /// Largest body read whole before contacting the backend (the framing and trailers of an empty
-/// aws-chunked upload); within Pingora's 64 KiB retry buffer, which replays it upstream.
+/// aws-chunked upload, which Pingora's 64 KiB retry buffer replays upstream), and the default
+/// for the requests the proxy answers from a plain store (DeleteObjects has its own limit).
 const MAX_BODY_VERIFIED_FIRST: usize = 60 * 1024;
 
 /// The proxy service.
@@ -152,22 +154,22 @@ impl AuthProxy {
         }
     }
 
-    /// Read the whole body (at most `limit` bytes), verify it and return what the check
-    /// releases; the body stays in Pingora's retry buffer to be replayed into
-    /// `request_body_filter` (where the reset check verifies it again and releases it), if
-    /// the request goes on to the backend (`limit` within that buffer then).
-    async fn verify_whole_body(
+    /// Read the whole body, at most `limit` bytes as received (aws-chunked framing included;
+    /// `too_long` refuses more), verify it, and return the verified payload. For the bodies
+    /// checked before anything else happens: those of the requests the proxy answers itself
+    /// (a DeleteObjects list…) and an empty aws-chunked upload.
+    async fn read_verified_body(
         &self,
         session: &mut Session,
         ctx: &mut RequestCtx,
         limit: usize,
+        too_long: fn(usize) -> S3Error,
     ) -> Result<Bytes, S3Error> {
         let Some(check) = ctx.body.check.as_mut() else {
             return Ok(Bytes::new());
         };
-        session.enable_retry_buffering();
         let mut total = 0usize;
-        let mut released = Vec::new();
+        let mut verified = Vec::new();
         loop {
             let piece = session
                 .read_request_body()
@@ -176,26 +178,13 @@ impl AuthProxy {
             let Some(piece) = piece else { break };
             total += piece.len();
             if total > limit {
-                return Err(S3Error::new(
-                    S3ErrorCode::InvalidArgument,
-                    format!("The request body is longer than {limit} bytes, the most this request may carry."),
-                ));
+                return Err(too_long(limit));
             }
-            released.push(check.feed(piece)?);
+            verified.push(check.feed(piece)?);
         }
-        released.push(check.finish()?);
-        check.reset();
-        Ok(released.concat().into())
-    }
-
-    /// The most body a request read whole before anything else may carry.
-    fn whole_body_limit(&self, ctx: &RequestCtx) -> usize {
-        match ctx.store_op {
-            Some(BucketOp::Multipart(MultipartOp::Complete { .. })) => {
-                self.config.limits.max_complete_body
-            }
-            _ => MAX_BODY_VERIFIED_FIRST,
-        }
+        verified.push(check.finish()?);
+        ctx.body.md5 = check.md5_hex();
+        Ok(crate::body::join(&mut verified))
     }
 
     /// A plain store for the request's identity.
@@ -245,28 +234,64 @@ impl AuthProxy {
         if expects_continue {
             session.write_continue_response().await?;
         }
-        // A bucket operation's body (CreateBucket's configuration) is read and verified
-        // whole before the store is touched.
-        let mut body = Bytes::new();
-        if ctx.body.verify_first || ctx.store_op.is_some() {
-            let limit = self.whole_body_limit(ctx);
-            match self.verify_whole_body(session, ctx, limit).await {
-                Ok(verified) => body = verified,
-                Err(err) => {
-                    self.write_error(session, ctx, &err).await?;
-                    return Ok(true);
-                }
-            }
-        }
         if ctx.store_op.is_some() {
-            self.answer_from_store(session, ctx, body).await?;
+            // A request the proxy answers from the store: its body (CreateBucket's
+            // configuration, DeleteObjects' keys) is read and verified whole, and its keys
+            // authorized, before the store is touched.
+            match self.read_store_body(session, ctx).await {
+                Ok(body) => self.answer_from_store(session, ctx, body).await?,
+                Err(err) => self.write_error(session, ctx, &err).await?,
+            }
             return Ok(true);
+        }
+        if ctx.body.verify_first {
+            // Verified whole, then replayed upstream (Pingora's retry buffer, at most 64 KiB)
+            // through the reset check, which releases it.
+            session.enable_retry_buffering();
+            let verified = self
+                .read_verified_body(session, ctx, MAX_BODY_VERIFIED_FIRST, body_too_long)
+                .await;
+            if let Err(err) = verified {
+                self.write_error(session, ctx, &err).await?;
+                return Ok(true);
+            }
+            if let Some(check) = ctx.body.check.as_mut() {
+                check.reset();
+            }
         }
         Ok(false)
     }
 
-    /// A bucket-level request in front of a plain store, answered by the proxy from the
-    /// store's folders (`store::bucket`).
+    /// The verified body of a request answered from the store, within its operation's limit,
+    /// once every key it names is authorized.
+    async fn read_store_body(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+    ) -> Result<Bytes, S3Error> {
+        let (limit, too_long): (usize, fn(usize) -> S3Error) = match ctx.store_op {
+            Some(BucketOp::DeleteObjects) => {
+                (self.config.limits.max_delete_body, delete_list::too_long)
+            }
+            Some(BucketOp::Multipart(MultipartOp::Complete { .. })) => {
+                (self.config.limits.max_complete_body, body_too_long)
+            }
+            _ => (MAX_BODY_VERIFIED_FIRST, body_too_long),
+        };
+        let body = self
+            .read_verified_body(session, ctx, limit, too_long)
+            .await?;
+        let keys_read = ctx.body.check.as_ref().and_then(|c| c.named_keys());
+        if matches!(ctx.store_op, Some(BucketOp::DeleteObjects)) && keys_read.is_none() {
+            // Never delete what was not authorized key by key.
+            return Err(S3Error::internal());
+        }
+        self.authorize_named_keys(ctx)?;
+        Ok(body)
+    }
+
+    /// A request in front of a plain store answered by the proxy from the store
+    /// (`store::bucket`), with its verified body.
     async fn answer_from_store(
         &self,
         session: &mut Session,
@@ -440,6 +465,14 @@ impl AuthProxy {
         let diagnostics = self.config.auth.signature_diagnostics;
         respond::write_error(session, &mut ctx.reply, err, diagnostics).await
     }
+}
+
+/// A body longer than the proxy reads whole for this request.
+fn body_too_long(limit: usize) -> S3Error {
+    S3Error::new(
+        S3ErrorCode::InvalidArgument,
+        format!("The request body is too long for this request (more than {limit} bytes)."),
+    )
 }
 
 /// Keep a body error for `fail_to_proxy` and tell Pingora to abort the upstream request.

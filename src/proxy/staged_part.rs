@@ -8,7 +8,7 @@ use crate::store::multipart::run::load_upload;
 use crate::store::multipart::{
     incoming_name, no_such_upload, part_name, part_nonce, upload_folder, UploadId,
 };
-use crate::store::Store;
+use crate::store::{Moved, Store};
 
 /// Where one part goes on the store.
 #[derive(Debug, Clone)]
@@ -64,7 +64,7 @@ impl StagedPart {
             self.folder,
             part_name(self.part_number, md5, &self.nonce)
         );
-        let moved = store.move_file(&self.incoming(), &done).await?;
+        let moved = store.move_file(&self.incoming(), &done).await? == Moved::Done;
         // An Abort (or expiry) that removed the upload while the part was arriving: the PUT
         // may have made the folder again, without its record. Remove what it left.
         match load_upload(store, &self.bucket, &self.key, &self.upload_id).await {

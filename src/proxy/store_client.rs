@@ -2,9 +2,11 @@
 //!
 //! Two users: the browser-form exchange (`form_upload`, one fresh connection per upload: that
 //! path has no retry, so a pooled connection the backend closed meanwhile would fail it), and
-//! the bucket operations of `kind = "http"` (`store`), whose small GET/HEAD/MKCOL/DELETE
-//! exchanges reuse pooled connections, retried once on a fresh one when a pooled connection
-//! turns out closed.
+//! the bucket and object operations of `kind = "http"` (`store`), whose small exchanges
+//! (GET/HEAD/MKCOL/DELETE/COPY/MOVE, and PUTs of small records) reuse pooled connections,
+//! retried once on a fresh one when a pooled connection turns out closed (each is idempotent:
+//! a COPY or MOVE repeated onto the same destination with `Overwrite: T` ends the same way).
+//! CompleteMultipartUpload's concatenation streams on fresh connections of its own.
 
 use async_trait::async_trait;
 use bytes::{Bytes, BytesMut};
@@ -17,7 +19,7 @@ use pingora::upstreams::peer::HttpPeer;
 use crate::backend::Backend;
 use crate::error::{S3Error, S3ErrorCode};
 use crate::request::upstream_path;
-use crate::store::{Fetched, Index, Store};
+use crate::store::{Copied, Fetched, FileInfo, Index, Moved, Store};
 
 /// How long an idle pooled backend connection is kept.
 const POOL_IDLE: std::time::Duration = std::time::Duration::from_secs(30);
@@ -55,6 +57,8 @@ struct Answer {
     status: u16,
     /// The body, if asked for and within the budget; `None` when it went over.
     body: Option<BytesMut>,
+    /// The answer's headers.
+    headers: http::HeaderMap,
 }
 
 /// One small exchange with the store.
@@ -233,12 +237,20 @@ async fn exchange_on(
     session.finish_body().await.map_err(failed)?;
     session.read_response().await.map_err(failed)?;
     let status = session.get_status().map(|s| s.as_u16()).unwrap_or(502);
+    let headers = session
+        .resp_header()
+        .map(|h| h.headers.clone())
+        .unwrap_or_default();
     let wanted = budget.filter(|_| (200..300).contains(&status));
     let mut body = BytesMut::new();
     while let Some(piece) = session.read_body_ref().await.map_err(failed)? {
         if let Some(budget) = wanted {
             if body.len() + piece.len() > budget {
-                return Ok(Answer { status, body: None });
+                return Ok(Answer {
+                    status,
+                    body: None,
+                    headers,
+                });
             }
             body.extend_from_slice(piece);
         }
@@ -246,6 +258,22 @@ async fn exchange_on(
     Ok(Answer {
         status,
         body: Some(body),
+        headers,
+    })
+}
+
+/// A file as nginx's HEAD describes it: its `ETag` and `Last-Modified`.
+fn file_info(headers: &http::HeaderMap) -> Option<FileInfo> {
+    let text = |name: http::header::HeaderName| headers.get(name).and_then(|v| v.to_str().ok());
+    let etag = text(header::ETAG)?.to_string();
+    let modified = httpdate::parse_http_date(text(header::LAST_MODIFIED)?).ok()?;
+    let mtime = modified
+        .duration_since(std::time::SystemTime::UNIX_EPOCH)
+        .ok()?
+        .as_secs();
+    Some(FileInfo {
+        etag,
+        mtime: i64::try_from(mtime).ok()?,
     })
 }
 
@@ -341,7 +369,7 @@ impl Store for PlainStore<'_> {
         }
     }
 
-    async fn move_file(&self, from: &str, to: &str) -> Result<bool, S3Error> {
+    async fn move_file(&self, from: &str, to: &str) -> Result<Moved, S3Error> {
         // nginx renames the file (`rename(2)`): the new name appears whole at once.
         let answer = self
             .exchange(Exchange {
@@ -350,9 +378,59 @@ impl Store for PlainStore<'_> {
             })
             .await?;
         match answer.status {
-            200..=299 => Ok(true),
-            404 => Ok(false),
+            201 | 204 => Ok(Moved::Done),
+            404 => Ok(Moved::NoSource),
+            // nginx: the destination is a folder and the Destination has no slash.
+            409 => Ok(Moved::FolderInTheWay),
             status => Err(unexpected(status, "MOVE", from)),
+        }
+    }
+
+    async fn delete_file(&self, path: &str) -> Result<bool, S3Error> {
+        match self
+            .exchange(Exchange::new("DELETE", file_path(path)))
+            .await?
+            .status
+        {
+            200 | 204 => Ok(true),
+            // 409: nginx refuses to DELETE a folder named without its slash.
+            404 | 409 => Ok(false),
+            status => Err(unexpected(status, "DELETE", path)),
+        }
+    }
+
+    async fn copy_file(&self, from: &str, to: &str) -> Result<Copied, S3Error> {
+        let answer = self
+            .exchange(Exchange {
+                headers: vec![("Destination", file_path(to)), ("Overwrite", "T".into())],
+                ..Exchange::new("COPY", file_path(from))
+            })
+            .await?;
+        match answer.status {
+            201 | 204 => Ok(Copied::Done),
+            // 400: nginx's "is collection", the source is a folder named without its slash
+            // (the Destination the proxy builds is always a well-formed file path).
+            404 | 400 => Ok(Copied::NoSource),
+            // ngx_copy_file could not open or write the destination (its folder is missing).
+            500 | 507 => Ok(Copied::NotWritten),
+            status => Err(unexpected(status, "COPY", from)),
+        }
+    }
+
+    async fn file_info(&self, path: &str) -> Result<Option<FileInfo>, S3Error> {
+        let answer = self
+            .exchange(Exchange::new("HEAD", file_path(path)))
+            .await?;
+        match answer.status {
+            200 => file_info(&answer.headers).map(Some).ok_or_else(|| {
+                S3Error::new(
+                    S3ErrorCode::BadGateway,
+                    format!("The backend's HEAD of {path} has no ETag or Last-Modified."),
+                )
+            }),
+            // 301: a folder of that name (nginx redirects to its slash form).
+            404 | 403 | 301 => Ok(None),
+            status => Err(unexpected(status, "HEAD", path)),
         }
     }
 

@@ -1,14 +1,16 @@
-//! Which bucket-level operation a request is, for a plain store, and running it against a
+//! Which operation a request is, for a plain store, when the proxy answers it itself (the
+//! bucket-level requests, and the object operations of `objects`), and running it against a
 //! [`Store`]. Anything not named here stays `NotImplemented` (`backend::check_request`).
 
 use super::index::EntryKind;
 use super::listing::{ListParams, Page};
 use super::multipart::run::{self as multipart_run, MultipartContext};
 use super::multipart::MultipartOp;
+use super::objects::{self, CopyRequest};
 use super::walk::{fill_page, no_such_bucket};
 use super::{folder_too_large, xml, Fetched, Store};
 use crate::error::{S3Error, S3ErrorCode};
-use crate::request::{check_bucket_name, Target};
+use crate::request::{check_bucket_name, SourceObject, Target};
 
 /// A bucket-level request the proxy answers itself in front of a plain store.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +29,10 @@ pub enum BucketOp {
     DeleteBucket,
     /// A multipart upload's step (`multipart`); UploadPart is proxied, the others answered.
     Multipart(MultipartOp),
+    /// `POST /bucket?delete`: each key of the (verified, authorized) body deleted.
+    DeleteObjects,
+    /// `PUT /bucket/key` with `x-amz-copy-source`.
+    CopyObject(CopyRequest),
 }
 
 /// The bucket queries answered as S3 answers them for a bucket nothing was configured on.
@@ -121,6 +127,7 @@ impl BucketOp {
             ("HEAD", false, None) => Some(BucketOp::HeadBucket),
             ("PUT", false, None) => Some(BucketOp::CreateBucket),
             ("DELETE", false, None) => Some(BucketOp::DeleteBucket),
+            ("POST", false, Some("delete")) => Some(BucketOp::DeleteObjects),
             ("GET", false, Some(name)) => QUERIES
                 .iter()
                 .find(|(n, _)| *n == name)
@@ -128,6 +135,22 @@ impl BucketOp {
             _ => None,
         };
         Ok(op)
+    }
+
+    /// The operation of an object-level request the proxy answers itself (CopyObject: a PUT
+    /// naming a source object), `Ok(None)` for one that goes to the store as it is. The
+    /// request's own checks (no sub-resource, a key the store can hold) come first.
+    pub fn of_object(
+        method: &http::Method,
+        target: &Target,
+        sources: &[SourceObject],
+        headers: &http::HeaderMap,
+    ) -> Result<Option<BucketOp>, S3Error> {
+        if sources.is_empty() || method != http::Method::PUT || target.key.is_empty() {
+            return Ok(None);
+        }
+        let copy = CopyRequest::parse(target, sources, headers)?;
+        Ok(Some(BucketOp::CopyObject(copy)))
     }
 }
 
@@ -219,6 +242,10 @@ pub async fn run(
                 body: cx.body.clone(),
             };
             multipart_run::run(op, store, &mcx).await
+        }
+        BucketOp::DeleteObjects => objects::delete_objects(store, cx.bucket, &cx.body).await,
+        BucketOp::CopyObject(copy) => {
+            objects::copy_object(store, copy, &objects::staging_name()).await
         }
     }
 }

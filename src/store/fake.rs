@@ -1,5 +1,7 @@
-//! An in-memory store for the tests of the walk and the bucket operations: files by path, and
-//! empty folders; it counts the indexes read.
+//! An in-memory store for the tests of the walk and the bucket and object operations: files by
+//! path, and empty folders; it counts the indexes read and logs the changes made, and behaves
+//! as nginx does where the operations depend on it (a COPY needs its destination's folder, a
+//! MOVE makes it, neither touches a folder).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
@@ -7,18 +9,22 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use bytes::Bytes;
 
-use super::{Entry, EntryKind, Fetched, Index, Store};
-use crate::error::S3Error;
+use super::{Copied, Entry, EntryKind, Fetched, FileInfo, Index, Moved, Store};
+use crate::error::{S3Error, S3ErrorCode};
 
 /// Files (`bkt/a/b`) and folders (`bkt/a/`); every file's parents exist.
 #[derive(Default)]
 pub struct FakeStore {
     pub paths: Mutex<BTreeSet<String>>,
     pub indexes_read: Mutex<Vec<String>>,
-    /// The bytes of files written with `write_file`, `move_file` or `concatenate` (others
-    /// hold three bytes).
-    pub contents: Mutex<BTreeMap<String, Bytes>>,
-    /// Files' modification times, where set (else 1,700,000,000).
+    /// The bytes of files that have any (others are empty).
+    pub contents: Mutex<BTreeMap<String, Vec<u8>>>,
+    /// Every change asked for, in order: `DELETE path`, `COPY from to`, `MOVE from to`,
+    /// `MKCOL folder`.
+    pub changes: Mutex<Vec<String>>,
+    /// A method whose calls fail (the store is down for it).
+    pub failing: Mutex<Option<&'static str>>,
+    /// Files' and folders' modification times, where set (else 1,700,000,000).
     pub mtimes: Mutex<BTreeMap<String, i64>>,
 }
 
@@ -44,30 +50,60 @@ impl FakeStore {
         paths.insert(path.to_string());
     }
 
-    pub fn put(&self, path: &str, contents: &[u8]) {
+    pub fn reads(&self) -> Vec<String> {
+        std::mem::take(&mut self.indexes_read.lock().unwrap())
+    }
+
+    pub fn add_with(&self, path: &str, bytes: &[u8]) {
         self.add(path);
         self.contents
             .lock()
             .unwrap()
-            .insert(path.to_string(), Bytes::copy_from_slice(contents));
+            .insert(path.to_string(), bytes.to_vec());
     }
 
+    /// Store a file with these bytes (`add_with`).
+    pub fn put(&self, path: &str, contents: &[u8]) {
+        self.add_with(path, contents);
+    }
+
+    /// A file's bytes, `None` if there is no such file.
     pub fn read(&self, path: &str) -> Option<Bytes> {
-        if !self.paths.lock().unwrap().contains(path) {
-            return None;
-        }
-        let contents = self.contents.lock().unwrap();
-        Some(
-            contents
-                .get(path)
-                .cloned()
-                .unwrap_or_else(|| Bytes::from_static(b"abc")),
-        )
+        self.is_file(path).then(|| Bytes::from(self.bytes(path)))
     }
 
-    pub fn reads(&self) -> Vec<String> {
-        std::mem::take(&mut self.indexes_read.lock().unwrap())
+    pub fn has(&self, path: &str) -> bool {
+        self.paths.lock().unwrap().contains(path)
     }
+
+    pub fn bytes(&self, path: &str) -> Vec<u8> {
+        let contents = self.contents.lock().unwrap();
+        contents.get(path).cloned().unwrap_or_default()
+    }
+
+    pub fn changes(&self) -> Vec<String> {
+        std::mem::take(&mut self.changes.lock().unwrap())
+    }
+
+    fn change(&self, method: &'static str, what: String) -> Result<(), S3Error> {
+        self.changes
+            .lock()
+            .unwrap()
+            .push(format!("{method} {what}"));
+        if *self.failing.lock().unwrap() == Some(method) {
+            return Err(S3Error::new(S3ErrorCode::InternalError, "the store failed"));
+        }
+        Ok(())
+    }
+
+    fn is_file(&self, path: &str) -> bool {
+        !path.ends_with('/') && self.has(path)
+    }
+}
+
+/// The folder a path is in (`bkt/a/b` → `bkt/a/`).
+fn parent(path: &str) -> &str {
+    path.rfind('/').map_or("", |i| &path[..=i])
 }
 
 #[async_trait]
@@ -122,6 +158,7 @@ impl Store for FakeStore {
     }
 
     async fn make_folder(&self, folder: &str) -> Result<bool, S3Error> {
+        self.change("MKCOL", folder.to_string())?;
         Ok(self.paths.lock().unwrap().insert(folder.to_string()))
     }
 
@@ -137,6 +174,44 @@ impl Store for FakeStore {
         Ok(())
     }
 
+    async fn delete_file(&self, path: &str) -> Result<bool, S3Error> {
+        self.change("DELETE", path.to_string())?;
+        if !self.is_file(path) {
+            return Ok(false);
+        }
+        self.paths.lock().unwrap().remove(path);
+        self.contents.lock().unwrap().remove(path);
+        Ok(true)
+    }
+
+    async fn copy_file(&self, from: &str, to: &str) -> Result<Copied, S3Error> {
+        self.change("COPY", format!("{from} {to}"))?;
+        if !self.is_file(from) {
+            return Ok(Copied::NoSource);
+        }
+        if !self.has(parent(to)) {
+            return Ok(Copied::NotWritten);
+        }
+        let bytes = self.bytes(from);
+        self.add_with(to, &bytes);
+        Ok(Copied::Done)
+    }
+
+    async fn move_file(&self, from: &str, to: &str) -> Result<Moved, S3Error> {
+        self.change("MOVE", format!("{from} {to}"))?;
+        if self.has(&format!("{to}/")) {
+            return Ok(Moved::FolderInTheWay);
+        }
+        if !self.is_file(from) {
+            return Ok(Moved::NoSource);
+        }
+        let bytes = self.bytes(from);
+        self.paths.lock().unwrap().remove(from);
+        self.contents.lock().unwrap().remove(from);
+        self.add_with(to, &bytes);
+        Ok(Moved::Done)
+    }
+
     async fn read_file(&self, path: &str, budget: usize) -> Result<Option<Bytes>, S3Error> {
         match self.read(path) {
             Some(bytes) if bytes.len() > budget => Err(S3Error::internal()),
@@ -145,18 +220,9 @@ impl Store for FakeStore {
     }
 
     async fn write_file(&self, path: &str, contents: Bytes) -> Result<(), S3Error> {
+        self.change("PUT", path.to_string())?;
         self.put(path, &contents);
         Ok(())
-    }
-
-    async fn move_file(&self, from: &str, to: &str) -> Result<bool, S3Error> {
-        let Some(bytes) = self.read(from) else {
-            return Ok(false);
-        };
-        self.paths.lock().unwrap().remove(from);
-        self.contents.lock().unwrap().remove(from);
-        self.put(to, &bytes);
-        Ok(true)
     }
 
     async fn concatenate(
@@ -167,9 +233,9 @@ impl Store for FakeStore {
     ) -> Result<(), S3Error> {
         let mut whole = Vec::new();
         for source in sources {
-            let bytes = self.read(source).ok_or_else(|| {
-                S3Error::new(crate::error::S3ErrorCode::NoSuchKey, source.clone())
-            })?;
+            let bytes = self
+                .read(source)
+                .ok_or_else(|| S3Error::new(S3ErrorCode::NoSuchKey, source.clone()))?;
             whole.extend_from_slice(&bytes);
         }
         if whole.len() as u64 != length {
@@ -177,5 +243,12 @@ impl Store for FakeStore {
         }
         self.put(destination, &whole);
         Ok(())
+    }
+
+    async fn file_info(&self, path: &str) -> Result<Option<FileInfo>, S3Error> {
+        Ok(self.is_file(path).then(|| FileInfo {
+            etag: format!("\"{:x}-{:x}\"", 1_700_000_000, self.bytes(path).len()),
+            mtime: 1_700_000_000,
+        }))
     }
 }

@@ -1,7 +1,8 @@
 //! S3's bucket operations in front of a plain HTTP store (`upstream.kind = "http"`, nginx with
 //! WebDAV and `autoindex_format json`), answered by the proxy from what the store can give:
 //! ListObjects V1/V2, ListBuckets, HeadBucket, the read-only bucket queries tools make first
-//! (`?location`, `?versioning`…), CreateBucket and DeleteBucket.
+//! (`?location`, `?versioning`…), CreateBucket and DeleteBucket; and the object operations a
+//! store cannot take as they come: DeleteObjects and CopyObject.
 //!
 //! - `index`: one folder as nginx lists it, and S3's key order (pure).
 //! - `listing`: the listing parameters and the page built from keys in order (pure).
@@ -9,6 +10,8 @@
 //! - `walk`: the depth-first walk over folders that offers keys to a page, one folder index
 //!   held per level, within a memory budget; it talks to the store only through [`Store`].
 //! - `bucket`: which operation a bucket-level request is, and running it.
+//! - `objects`: DeleteObjects (a DELETE per key) and CopyObject (a COPY into the staging area,
+//!   then a MOVE onto the key), and the keys a plain store cannot hold.
 //!
 //! The store is reached through the [`Store`] trait, implemented over Pingora's HTTP client in
 //! `proxy::store_client` and by an in-memory fake in the tests here.
@@ -19,6 +22,7 @@ mod fake;
 pub mod index;
 pub mod listing;
 pub mod multipart;
+pub mod objects;
 mod walk;
 pub mod xml;
 
@@ -27,15 +31,9 @@ use bytes::Bytes;
 
 pub use bucket::{BucketOp, StoreAnswer};
 pub use index::{Entry, EntryKind, Index};
+pub use objects::{check_object_key, CopyRequest, RESERVED_SEGMENT};
 
 use crate::error::S3Error;
-
-/// A key segment the proxy keeps for itself on a plain store. nginx's `index` directive names
-/// `.s3-auth-proxy/no-index`, a file that must never exist, so that every folder answers its
-/// JSON index (a key `photos/index.html` would otherwise stand in for the listing of
-/// `photos/`); multipart uploads are staged under `/.s3-auth-proxy/uploads/` (`multipart`).
-/// Keys with this segment are refused (`backend::check_request`).
-pub const RESERVED_SEGMENT: &str = ".s3-auth-proxy";
 
 /// The few things the S3 emulation asks of a plain store. Paths are decoded: `bkt/` is the
 /// bucket's folder, `bkt/a b/` a folder in it, `""` the store's root.
@@ -61,9 +59,6 @@ pub trait Store: Send + Sync {
     /// Store a small file, creating the folders on its path.
     async fn write_file(&self, path: &str, contents: Bytes) -> Result<(), S3Error>;
 
-    /// Rename a file (replacing any of the new name); `false` when there is no such file.
-    async fn move_file(&self, from: &str, to: &str) -> Result<bool, S3Error>;
-
     /// Write `destination` as the concatenation of the files `sources`, `length` bytes in
     /// all, so that it appears whole or not at all: a source that is missing (`NoSuchKey`)
     /// or of another length than its share leaves `destination` as it was.
@@ -73,6 +68,53 @@ pub trait Store: Send + Sync {
         destination: &str,
         length: u64,
     ) -> Result<(), S3Error>;
+
+    /// Delete a file, never a folder: `false` when there is no file of that name (nothing, or
+    /// a folder, which is left alone).
+    async fn delete_file(&self, path: &str) -> Result<bool, S3Error>;
+
+    /// Copy the file `from` onto `to`, replacing it (WebDAV `COPY`, `Overwrite: T`). nginx
+    /// writes `to` in place as it reads `from`, so `to` must be a place no client reads.
+    async fn copy_file(&self, from: &str, to: &str) -> Result<Copied, S3Error>;
+
+    /// Move the file `from` onto `to`, replacing it (WebDAV `MOVE`, `Overwrite: T`): on nginx
+    /// one `rename(2)`, creating `to`'s folders, so `to` appears whole at once.
+    async fn move_file(&self, from: &str, to: &str) -> Result<Moved, S3Error>;
+
+    /// A file's ETag and modification time, as a HEAD answers them; `None` when there is no
+    /// file of that name.
+    async fn file_info(&self, path: &str) -> Result<Option<FileInfo>, S3Error>;
+}
+
+/// What a [`Store::copy_file`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Copied {
+    /// `to` holds a copy of `from`.
+    Done,
+    /// There is no file `from` (nothing, or a folder).
+    NoSource,
+    /// The store could not write `to` (on nginx: its folder does not exist, or the disk failed).
+    NotWritten,
+}
+
+/// What a [`Store::move_file`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Moved {
+    /// `to` is the file that was `from`.
+    Done,
+    /// There is no file `from`.
+    NoSource,
+    /// `to` is a folder, left alone.
+    FolderInTheWay,
+}
+
+/// A file as a HEAD describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileInfo {
+    /// The store's ETag, quoted (nginx: `"<mtime hex>-<size hex>"`).
+    pub etag: String,
+    /// Modification time, Unix seconds.
+    pub mtime: i64,
 }
 
 /// A folder index as read from the store.

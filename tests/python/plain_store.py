@@ -1,12 +1,13 @@
 """boto3 in front of a plain store (nginx, upstream.kind = "http"): the proxy's own listings
 against a known tree, page by page (pages written out by hand), V1 markers, ListBuckets and the
-bucket queries tools make first."""
+bucket queries tools make first; DeleteObjects (Quiet, missing keys, keys the store cannot hold)
+and CopyObject (within and across buckets, special keys, onto itself, what is refused)."""
 
 import os
 
 from botocore.exceptions import ClientError
 
-from common import NGINX_ROOT, client, run
+from common import NGINX_ROOT, SPECIAL_KEYS, client, run, stored
 
 BUCKET = "tree"
 KEYS = [
@@ -145,6 +146,110 @@ def test_list_object_versions():
                     (("photos/index.html",), ())], seen
 
 
+def expect_error(call, code):
+    try:
+        call()
+    except ClientError as e:
+        assert e.response["Error"]["Code"] == code, e.response
+        return e.response
+    raise AssertionError(f"expected {code}")
+
+
+OBJS = "objs"
+
+
+def test_delete_objects():
+    s3 = client()
+    s3.create_bucket(Bucket=OBJS)
+    for key in ["d/1", "d/2", "d/3", "d/4", "keep", "folder/inside"]:
+        s3.put_object(Bucket=OBJS, Key=key, Body=b"x")
+    # Existing and missing keys: all reported deleted, as S3 does.
+    resp = s3.delete_objects(Bucket=OBJS, Delete={"Objects": [
+        {"Key": "d/1"}, {"Key": "missing"}, {"Key": "d/2"}]})
+    assert sorted(d["Key"] for d in resp["Deleted"]) == ["d/1", "d/2", "missing"], resp
+    assert "Errors" not in resp, resp
+    assert stored(OBJS, "d/1") is None and stored(OBJS, "d/2") is None
+    assert stored(OBJS, "keep") == b"x"
+    # Quiet: only what failed is listed. A folder is never deleted (its name with a '/' is a
+    # per-key error, without it there is no such object); nor is the reserved name.
+    resp = s3.delete_objects(Bucket=OBJS, Delete={"Quiet": True, "Objects": [
+        {"Key": "d/3"}, {"Key": "folder/"}, {"Key": "folder"},
+        {"Key": "x/.s3-auth-proxy/no-index"}]})
+    assert "Deleted" not in resp, resp
+    errors = {e["Key"]: e["Code"] for e in resp["Errors"]}
+    assert errors == {"folder/": "NotImplemented",
+                      "x/.s3-auth-proxy/no-index": "InvalidArgument"}, resp
+    assert stored(OBJS, "d/3") is None
+    assert stored(OBJS, "folder/inside") == b"x"
+    # A version or a condition is not ignored: that key is not deleted.
+    resp = s3.delete_objects(Bucket=OBJS, Delete={"Objects": [
+        {"Key": "keep", "VersionId": "v1"}, {"Key": "d/4"}]})
+    assert [e["Key"] for e in resp["Errors"]] == ["keep"], resp
+    assert resp["Errors"][0]["Code"] == "NotImplemented", resp
+    assert [d["Key"] for d in resp["Deleted"]] == ["d/4"], resp
+    assert stored(OBJS, "keep") == b"x"
+    # Many keys at once.
+    many = [f"many/{i:03}" for i in range(300)]
+    os.makedirs(os.path.join(NGINX_ROOT, OBJS, "many"), exist_ok=True)
+    for key in many:
+        with open(os.path.join(NGINX_ROOT, OBJS, key), "wb") as f:
+            f.write(b"m")
+    resp = s3.delete_objects(Bucket=OBJS, Delete={"Objects": [{"Key": k} for k in many]})
+    assert sorted(d["Key"] for d in resp["Deleted"]) == many, resp
+    assert os.listdir(os.path.join(NGINX_ROOT, OBJS, "many")) == []
+    expect_error(lambda: s3.delete_objects(
+        Bucket="no-such-bucket", Delete={"Objects": [{"Key": "a"}]}), "NoSuchBucket")
+
+
+def test_copy_object():
+    s3 = client()
+    data = bytes(range(256)) * 1000
+    s3.put_object(Bucket=OBJS, Key="src/a.bin", Body=data)
+    resp = s3.copy_object(Bucket=OBJS, Key="dst/b.bin",
+                          CopySource={"Bucket": OBJS, "Key": "src/a.bin"})
+    head = s3.head_object(Bucket=OBJS, Key="dst/b.bin")
+    result = resp["CopyObjectResult"]
+    assert result["ETag"] == head["ETag"], (resp, head)
+    assert result["LastModified"] == head["LastModified"], (resp, head)
+    assert stored(OBJS, "dst/b.bin") == data
+    s3.create_bucket(Bucket="objs-2")
+    s3.copy_object(Bucket="objs-2", Key="copied", CopySource=f"{OBJS}/src/a.bin")
+    assert stored("objs-2", "copied") == data
+    # Keys that must survive the trip, as source and as destination (nginx decodes a WebDAV
+    # Destination once, as it decodes the request target).
+    for key in SPECIAL_KEYS + ["q?mark#hash%3F&amp;.txt", "pct%25%2e%2e/x"]:
+        s3.put_object(Bucket=OBJS, Key=key, Body=key.encode())
+        s3.copy_object(Bucket=OBJS, Key="copies/" + key,
+                       CopySource={"Bucket": OBJS, "Key": key})
+        assert stored(OBJS, "copies/" + key) == key.encode(), key
+        got = s3.get_object(Bucket=OBJS, Key="copies/" + key)["Body"].read()
+        assert got == key.encode(), key
+    # Onto itself: only with REPLACE (the store keeps no metadata: nothing changes).
+    expect_error(lambda: s3.copy_object(Bucket=OBJS, Key="src/a.bin",
+                                        CopySource=f"{OBJS}/src/a.bin"), "InvalidRequest")
+    same = s3.copy_object(Bucket=OBJS, Key="src/a.bin", CopySource=f"{OBJS}/src/a.bin",
+                          MetadataDirective="REPLACE", Metadata={"k": "v"})
+    assert same["CopyObjectResult"]["ETag"] == s3.head_object(Bucket=OBJS, Key="src/a.bin")["ETag"]
+    assert stored(OBJS, "src/a.bin") == data
+    err = expect_error(lambda: s3.copy_object(Bucket=OBJS, Key="dst/none",
+                                              CopySource=f"{OBJS}/src/none"), "NoSuchKey")
+    assert err["ResponseMetadata"]["HTTPStatusCode"] == 404, err
+    expect_error(lambda: s3.copy_object(Bucket=OBJS, Key="dst/none",
+                                        CopySource="no-such-bucket/src"), "NoSuchBucket")
+    for extra in [dict(CopySourceIfMatch=head["ETag"]),
+                  dict(CopySourceIfModifiedSince=head["LastModified"])]:
+        expect_error(lambda: s3.copy_object(Bucket=OBJS, Key="dst/cond",
+                                            CopySource=f"{OBJS}/src/a.bin", **extra),
+                     "NotImplemented")
+    expect_error(lambda: s3.copy_object(
+        Bucket=OBJS, Key="dst/v",
+        CopySource={"Bucket": OBJS, "Key": "src/a.bin", "VersionId": "v1"}), "NotImplemented")
+    assert stored(OBJS, "dst/none") is None and stored(OBJS, "dst/cond") is None
+    assert stored(OBJS, "dst/v") is None
+    staging = os.path.join(NGINX_ROOT, ".s3-auth-proxy", "copies")
+    assert os.listdir(staging) == [], os.listdir(staging)
+
+
 if __name__ == "__main__":
     run([test_list_objects_v2_pages, test_list_objects_v1_markers, test_buckets_and_queries,
-         test_list_object_versions])
+         test_list_object_versions, test_delete_objects, test_copy_object])
