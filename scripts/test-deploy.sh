@@ -16,6 +16,8 @@
 #                 in a container with nginx but no cmake: not root, one line naming what is missing;
 #                 root, exactly the missing ones installed (with DEPLOY_FULL_BUILD=1, then
 #                 cargo build --release in it)
+#   6b. run-local for real on this host: the Quickstart's `aws s3 cp`, `aws s3 sync` of a tree
+#                 with a 20 MiB file (multipart) twice, the second uploading nothing
 #   7. full build (only with DEPLOY_FULL_BUILD=1, several minutes) the default target, compiled in
 #                 the builder stage, gives the same image as runtime-prebuilt
 #
@@ -494,6 +496,44 @@ if [ "${DEPLOY_FULL_BUILD:-}" = 1 ]; then
     fi
     rm -rf "$TMP/rl-target"
 fi
+step_done
+
+# --- 6b. run-local.sh for real: what the Quickstart promises a newcomer ----------------------------
+step "6b. scripts/run-local.sh for real: the Quickstart's aws commands, aws s3 sync twice (20 MiB file: multipart)"
+RL=$TMP/rl-real
+mkdir -p "$RL/tree/sub"
+head -c $((20 * 1024 * 1024)) /dev/urandom >"$RL/tree/big.bin"
+echo a >"$RL/tree/a.txt"; echo b >"$RL/tree/sub/b.txt"; echo hello >"$RL/hello.txt"
+setsid scripts/run-local.sh >"$TMP/rl-real.log" 2>&1 &
+rl_pid=$!
+rl_aws() {
+    env -u AWS_CA_BUNDLE -u AWS_PROFILE AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null \
+        AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY \
+        AWS_DEFAULT_REGION=us-east-1 "$ROOT/.venv-test/bin/aws" --endpoint-url http://127.0.0.1:8080 "$@"
+}
+for _ in $(seq 1 300); do
+    curl -fsS -o /dev/null http://127.0.0.1:9090/readyz 2>/dev/null && break
+    kill -0 $rl_pid 2>/dev/null || break
+    sleep 1
+done
+if rl_aws s3 cp "$RL/hello.txt" s3://runlocal-deploytest/hello.txt >"$RL/cp.log" 2>&1 \
+    && [ "$(rl_aws s3 cp s3://runlocal-deploytest/hello.txt - 2>>"$RL/cp.log")" = hello ]; then
+    pass "run-local.sh: the Quickstart's aws s3 cp up and back"
+else
+    show "$TMP/rl-real.log" "$RL/cp.log"; fail "run-local.sh: the Quickstart's aws s3 cp"
+fi
+first=$(rl_aws s3 sync "$RL/tree" s3://runlocal-deploytest/tree 2>&1); st1=$?
+second=$(rl_aws s3 sync "$RL/tree" s3://runlocal-deploytest/tree 2>&1); st2=$?
+listed=$(rl_aws s3 ls --recursive s3://runlocal-deploytest/tree/ 2>&1 | wc -l)
+if [ $st1 = 0 ] && [ $st2 = 0 ] && [ "$(printf '%s\n' "$first" | grep -o 'upload: ' | wc -l)" = 3 ] && [ -z "$second" ] \
+    && [ "$listed" = 3 ] && cmp -s "$RL/tree/big.bin" .local/nginx/data/runlocal-deploytest/tree/big.bin; then
+    pass "run-local.sh: aws s3 sync uploads 3 files (one of 20 MiB, multipart), the second sync uploads nothing, ls --recursive lists 3"
+else
+    printf '%s\n--- second ---\n%s\n' "$first" "$second" | show; show "$TMP/rl-real.log"
+    fail "run-local.sh: aws s3 sync (exit $st1/$st2, $listed listed)"
+fi
+kill -TERM -- -$rl_pid 2>/dev/null; wait $rl_pid 2>/dev/null
+rm -rf .local/nginx/data/runlocal-deploytest
 step_done
 
 # --- 7. (optional) the default target, compiled in the builder stage ------------------------------------

@@ -22,12 +22,9 @@ use crate::error::{S3Error, S3ErrorCode};
 use crate::request::{
     is_single_header, upstream_path, S3Request, SourceObject, Target, OPERATION_MODIFIERS,
 };
+use crate::store::multipart::MultipartOp;
 use crate::store::BucketOp;
-
-/// A key segment the proxy keeps for itself on a plain store: nginx's `index` directive names
-/// `.s3-auth-proxy/no-index`, a file that must never exist, so that every folder answers its
-/// JSON index (a key `photos/index.html` would otherwise stand in for the listing of `photos/`).
-pub const RESERVED_SEGMENT: &str = ".s3-auth-proxy";
+pub use crate::store::RESERVED_SEGMENT;
 
 /// The backend and the header that tells it who signed.
 #[derive(Debug, Clone)]
@@ -111,6 +108,18 @@ impl Backend {
                 S3ErrorCode::NotImplemented,
                 "Keys ending in '/' are folders on this backend: they cannot be stored or read.",
             ));
+        }
+        if let Some(op) = MultipartOp::of(method, target)? {
+            if let Some(source) = request.sources.first() {
+                return Err(S3Error::new(
+                    S3ErrorCode::NotImplemented,
+                    format!(
+                        "{}: copying into a part (UploadPartCopy) is not supported by this backend.",
+                        source.header
+                    ),
+                ));
+            }
+            return Ok(Some(BucketOp::Multipart(op)));
         }
         if !matches!(method.as_str(), "GET" | "HEAD" | "PUT" | "DELETE") {
             return Err(S3Error::new(
@@ -391,6 +400,8 @@ mod tests {
                 readiness_probe: false,
                 md5_etag: true,
                 strip_headers: vec!["x-real-ip".into()],
+                multipart_expiry: std::time::Duration::from_secs(60),
+                complete_keepalive: std::time::Duration::from_secs(10),
             },
             identity_header: "x-forwarded-user".into(),
         }
@@ -436,6 +447,10 @@ mod tests {
             ("DELETE", "/bkt"),
             ("GET", "/bkt?location"),
             ("GET", "/bkt?versioning"),
+            ("GET", "/bkt?uploads"),
+            ("POST", "/bkt/k?uploads"),
+            ("PUT", "/bkt/k?partNumber=1&uploadId=AAAAAAAAAAAAAAAAAAAAAA"),
+            ("POST", "/bkt/k?uploadId=AAAAAAAAAAAAAAAAAAAAAA"),
         ] {
             assert!(
                 matches!(check(&http, method, target, &[]), Ok(Some(_))),
@@ -448,7 +463,6 @@ mod tests {
             ("POST", "/bkt/k", &[][..]),
             // Bucket-level requests the store cannot answer (yet).
             ("POST", "/bkt?delete", &[]),
-            ("GET", "/bkt?uploads", &[]),
             ("GET", "/bkt?versions", &[]),
             ("PUT", "/bkt?policy", &[]),
             ("DELETE", "/bkt?cors", &[]),
@@ -456,7 +470,11 @@ mod tests {
             // It would overwrite the object with the tag document, or ignore the version.
             ("PUT", "/bkt/k?tagging", &[]),
             ("GET", "/bkt/k?versionId=3", &[]),
-            ("PUT", "/bkt/k?partNumber=1&uploadId=u", &[]),
+            (
+                "PUT",
+                "/bkt/k?partNumber=1&uploadId=AAAAAAAAAAAAAAAAAAAAAA",
+                &[("x-amz-copy-source", "/bkt/src")],
+            ),
             ("GET", "/bkt/k?attributes", &[]),
             // Names from the one list of S3 operations (auth::sigv2::sub_resources), however
             // recent: nginx would overwrite the object with what was meant as an append.
@@ -471,6 +489,9 @@ mod tests {
             let err = check(&http, method, target, headers).unwrap_err();
             assert_eq!(err.code, S3ErrorCode::NotImplemented, "{method} {target}");
         }
+        // An upload id that cannot be one never reaches a path on the store.
+        let err = check(&http, "PUT", "/bkt/k?partNumber=1&uploadId=u", &[]).unwrap_err();
+        assert_eq!(err.code, S3ErrorCode::NoSuchUpload);
         // The proxy's own name on the store (nginx's `index` points into it).
         for target in ["/bkt/.s3-auth-proxy/no-index", "/bkt/a/.s3-auth-proxy"] {
             let err = check(&http, "PUT", target, &[]).unwrap_err();

@@ -29,6 +29,10 @@ pub enum S3ErrorCode {
     InvalidArgument,
     InvalidBucketName,
     InvalidDigest,
+    /// CompleteMultipartUpload names a part that was not uploaded, or with another ETag.
+    InvalidPart,
+    /// CompleteMultipartUpload lists its parts out of ascending order.
+    InvalidPartOrder,
     InvalidPolicyDocument,
     InvalidRange,
     InvalidRequest,
@@ -44,6 +48,8 @@ pub enum S3ErrorCode {
     MissingSecurityHeader,
     NoSuchBucket,
     NoSuchKey,
+    /// An upload id that names no multipart upload of this bucket and key.
+    NoSuchUpload,
     /// The bucket-configuration queries S3 answers with "none configured" (a plain store has
     /// no such configuration).
     NoSuchBucketPolicy,
@@ -88,6 +94,8 @@ impl S3ErrorCode {
             InvalidArgument => "InvalidArgument",
             InvalidBucketName => "InvalidBucketName",
             InvalidDigest => "InvalidDigest",
+            InvalidPart => "InvalidPart",
+            InvalidPartOrder => "InvalidPartOrder",
             InvalidPolicyDocument => "InvalidPolicyDocument",
             InvalidRange => "InvalidRange",
             InvalidRequest => "InvalidRequest",
@@ -101,6 +109,7 @@ impl S3ErrorCode {
             MissingSecurityHeader => "MissingSecurityHeader",
             NoSuchBucket => "NoSuchBucket",
             NoSuchKey => "NoSuchKey",
+            NoSuchUpload => "NoSuchUpload",
             NoSuchBucketPolicy => "NoSuchBucketPolicy",
             NoSuchCORSConfiguration => "NoSuchCORSConfiguration",
             NoSuchLifecycleConfiguration => "NoSuchLifecycleConfiguration",
@@ -142,6 +151,8 @@ impl S3ErrorCode {
             | InvalidArgument
             | InvalidBucketName
             | InvalidDigest
+            | InvalidPart
+            | InvalidPartOrder
             | InvalidPolicyDocument
             | InvalidRequest
             | InvalidURI
@@ -154,6 +165,7 @@ impl S3ErrorCode {
             MissingContentLength => 411,
             NoSuchBucket
             | NoSuchKey
+            | NoSuchUpload
             | NoSuchBucketPolicy
             | NoSuchCORSConfiguration
             | NoSuchLifecycleConfiguration

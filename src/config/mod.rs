@@ -42,6 +42,9 @@ pub const DEFAULT_POST_MAX_PARTS: usize = 1000;
 /// Default `limits.max_delete_body`: a DeleteObjects body, read whole before it is forwarded
 /// (S3's 1,000 keys of up to 1,024 bytes, XML-escaped, fit).
 pub const DEFAULT_MAX_DELETE_BODY: usize = 2 * 1024 * 1024;
+/// Default `limits.max_complete_body`: a CompleteMultipartUpload body, read whole (S3's
+/// 10,000 parts, each with an ETag and a checksum, fit).
+pub const DEFAULT_MAX_COMPLETE_BODY: usize = 4 * 1024 * 1024;
 /// Default `limits.max_folder_index`: the most of one folder's index (nginx's JSON listing of
 /// it) a listing holds; about 100,000 entries of short names.
 pub const DEFAULT_MAX_FOLDER_INDEX: usize = 16 * 1024 * 1024;
@@ -124,6 +127,13 @@ pub struct UpstreamConfig {
     /// Request headers never sent to the backend (lower-case), each also in every spelling a
     /// backend could read as the same name (`x_real_ip` for `x-real-ip`).
     pub strip_headers: Vec<String>,
+    /// `kind = "http"`: a multipart upload whose staged parts have not changed for this long
+    /// is deleted (by the next CreateMultipartUpload or ListMultipartUploads of its bucket).
+    pub multipart_expiry: Duration,
+    /// `kind = "http"`: a CompleteMultipartUpload still copying parts after this long is
+    /// answered 200 at once, kept alive with a space this often, and ends with its result or
+    /// error document, as S3 does (clients' read timeouts would otherwise cut long copies).
+    pub complete_keepalive: Duration,
 }
 
 /// `[auth]`, beyond what [`AuthSettings`] holds.
@@ -161,6 +171,9 @@ pub struct Limits {
     /// DeleteObjects: largest body, held whole until each key is authorized
     /// (`limits.max_delete_body`).
     pub max_delete_body: usize,
+    /// `kind = "http"` CompleteMultipartUpload: largest body, read whole before the parts
+    /// are put together (`limits.max_complete_body`).
+    pub max_complete_body: usize,
     /// `kind = "http"` listings: the most bytes of folder indexes (nginx's JSON) one listing
     /// request holds at once, summed over the folders from its prefix down to the current key
     /// (`limits.max_folder_index`).

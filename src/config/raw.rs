@@ -68,6 +68,8 @@ pub(super) struct RawUpstream {
     pub(super) md5_etag: Option<bool>,
     #[serde(default)]
     pub(super) strip_headers: Vec<String>,
+    pub(super) multipart_expiry: Option<DurationValue>,
+    pub(super) complete_keepalive: Option<DurationValue>,
 }
 
 /// `[auth]`.
@@ -97,6 +99,7 @@ pub(super) struct RawLimits {
     pub(super) post_max_prefix: Option<SizeValue>,
     pub(super) post_max_parts: Option<usize>,
     pub(super) max_delete_body: Option<SizeValue>,
+    pub(super) max_complete_body: Option<SizeValue>,
     pub(super) max_folder_index: Option<SizeValue>,
 }
 

@@ -14,10 +14,10 @@ use super::raw::{
 use super::units::{duration, parse_size};
 use super::{
     AuthConfig, Config, Limits, LogConfig, LogFormat, ServerConfig, TlsConfig, UpstreamConfig,
-    DEFAULT_CLOCK_SKEW, DEFAULT_MAX_CHUNK_SIZE, DEFAULT_MAX_DELETE_BODY, DEFAULT_MAX_FOLDER_INDEX,
-    DEFAULT_POST_MAX_FIELD_SIZE, DEFAULT_POST_MAX_PARTS, DEFAULT_POST_MAX_PREFIX,
-    DEFAULT_SECRETS_POLL_INTERVAL, DEFAULT_SHUTDOWN_GRACE, MAX_FOLDER_INDEX_LIMIT,
-    MAX_PRESIGN_EXPIRY,
+    DEFAULT_CLOCK_SKEW, DEFAULT_MAX_CHUNK_SIZE, DEFAULT_MAX_COMPLETE_BODY, DEFAULT_MAX_DELETE_BODY,
+    DEFAULT_MAX_FOLDER_INDEX, DEFAULT_POST_MAX_FIELD_SIZE, DEFAULT_POST_MAX_PARTS,
+    DEFAULT_POST_MAX_PREFIX, DEFAULT_SECRETS_POLL_INTERVAL, DEFAULT_SHUTDOWN_GRACE,
+    MAX_FOLDER_INDEX_LIMIT, MAX_PRESIGN_EXPIRY,
 };
 use crate::auth::AuthSettings;
 
@@ -128,6 +128,16 @@ fn upstream(u: RawUpstream, p: &mut impl FnMut(String)) -> UpstreamConfig {
             u.address
         ));
     }
+    let mut complete_keepalive = duration(
+        "upstream.complete_keepalive",
+        u.complete_keepalive,
+        Duration::from_secs(10),
+        p,
+    );
+    if complete_keepalive.is_zero() {
+        p("upstream.complete_keepalive must be longer than 0".to_string());
+        complete_keepalive = Duration::from_secs(10);
+    }
     UpstreamConfig {
         address: u.address,
         kind: u.kind,
@@ -146,6 +156,13 @@ fn upstream(u: RawUpstream, p: &mut impl FnMut(String)) -> UpstreamConfig {
         readiness_probe: u.readiness_probe,
         md5_etag: u.md5_etag.unwrap_or(true),
         strip_headers: strip_headers(u.strip_headers, p),
+        multipart_expiry: duration(
+            "upstream.multipart_expiry",
+            u.multipart_expiry,
+            Duration::from_secs(7 * 86_400),
+            p,
+        ),
+        complete_keepalive,
         write_timeout: duration(
             "upstream.write_timeout",
             u.write_timeout,
@@ -303,6 +320,11 @@ fn limits(l: RawLimits, p: &mut impl FnMut(String)) -> Limits {
         l.max_delete_body,
         DEFAULT_MAX_DELETE_BODY,
     );
+    let max_complete_body = size_limit(
+        "limits.max_complete_body",
+        l.max_complete_body,
+        DEFAULT_MAX_COMPLETE_BODY,
+    );
     let max_folder_index = match l.max_folder_index.map(|v| parse_size(&v)) {
         None => DEFAULT_MAX_FOLDER_INDEX,
         Some(Ok(n)) if n >= 1024 && n <= MAX_FOLDER_INDEX_LIMIT as u64 => n as usize,
@@ -329,6 +351,7 @@ fn limits(l: RawLimits, p: &mut impl FnMut(String)) -> Limits {
         post_max_prefix,
         post_max_parts,
         max_delete_body,
+        max_complete_body,
         max_folder_index,
     }
 }

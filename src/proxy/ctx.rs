@@ -31,6 +31,8 @@ pub struct RequestCtx {
     pub reply: Reply,
     /// A bucket-level request the proxy answers itself from a plain store.
     pub store_op: Option<BucketOp>,
+    /// An UploadPart to a plain store: where the part is staged.
+    pub staged_part: Option<super::staged_part::StagedPart>,
 }
 
 impl RequestCtx {
@@ -44,6 +46,7 @@ impl RequestCtx {
             body: BodyState::default(),
             reply: Reply::new(new_request_id()),
             store_op: None,
+            staged_part: None,
         }
     }
 }

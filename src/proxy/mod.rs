@@ -16,6 +16,7 @@ mod access;
 mod ctx;
 pub mod form_upload;
 mod respond;
+mod staged_part;
 pub mod store_client;
 
 use std::sync::Arc;
@@ -43,7 +44,10 @@ use crate::error::{S3Error, S3ErrorCode};
 use crate::ops::{method_label, Lifecycle, Metrics};
 use crate::request::{self, is_form_upload, S3Request, Target};
 use crate::store::bucket::{self as store_bucket, OpContext};
+use crate::store::multipart::MultipartOp;
+use crate::store::BucketOp;
 use form_upload::FormUpload;
+use staged_part::StagedPart;
 use store_client::PlainStore;
 
 /// Largest body read whole before contacting the backend (the framing and trailers of an empty
@@ -90,9 +94,14 @@ impl AuthProxy {
         let needs = request.needs()?;
         auth::authorize(self.credentials.as_ref(), &verified.access_key, &needs)?;
         ctx.store_op = self.backend.check_request(&request)?;
+        let is_part = matches!(
+            ctx.store_op,
+            Some(BucketOp::Multipart(MultipartOp::UploadPart { .. }))
+        );
         let options = PlanOptions {
             max_chunk_size: self.config.limits.max_chunk_size,
-            compute_md5: self.backend.wants_md5_etag(),
+            // A part's MD5 is its ETag, and recorded for the multipart ETag.
+            compute_md5: self.backend.wants_md5_etag() || is_part,
             delete_list: request
                 .is_delete_objects()
                 .then_some(self.config.limits.max_delete_body),
@@ -143,18 +152,22 @@ impl AuthProxy {
         }
     }
 
-    /// Read the whole body (bounded), verify it, and leave it for Pingora to replay into
-    /// `request_body_filter` (where the reset check verifies it again and releases it).
+    /// Read the whole body (at most `limit` bytes), verify it and return what the check
+    /// releases; the body stays in Pingora's retry buffer to be replayed into
+    /// `request_body_filter` (where the reset check verifies it again and releases it), if
+    /// the request goes on to the backend (`limit` within that buffer then).
     async fn verify_whole_body(
         &self,
         session: &mut Session,
         ctx: &mut RequestCtx,
-    ) -> Result<(), S3Error> {
+        limit: usize,
+    ) -> Result<Bytes, S3Error> {
         let Some(check) = ctx.body.check.as_mut() else {
-            return Ok(());
+            return Ok(Bytes::new());
         };
         session.enable_retry_buffering();
         let mut total = 0usize;
+        let mut released = Vec::new();
         loop {
             let piece = session
                 .read_request_body()
@@ -162,22 +175,68 @@ impl AuthProxy {
                 .map_err(|_| S3Error::incomplete_body())?;
             let Some(piece) = piece else { break };
             total += piece.len();
-            if total > MAX_BODY_VERIFIED_FIRST {
+            if total > limit {
                 return Err(S3Error::new(
                     S3ErrorCode::InvalidArgument,
-                    "The request body is too long for this request.",
+                    format!("The request body is longer than {limit} bytes, the most this request may carry."),
                 ));
             }
-            check.feed(piece)?;
+            released.push(check.feed(piece)?);
         }
-        check.finish()?;
+        released.push(check.finish()?);
         check.reset();
+        Ok(released.concat().into())
+    }
+
+    /// The most body a request read whole before anything else may carry.
+    fn whole_body_limit(&self, ctx: &RequestCtx) -> usize {
+        match ctx.store_op {
+            Some(BucketOp::Multipart(MultipartOp::Complete { .. })) => {
+                self.config.limits.max_complete_body
+            }
+            _ => MAX_BODY_VERIFIED_FIRST,
+        }
+    }
+
+    /// A plain store for the request's identity.
+    fn plain_store<'a>(&'a self, access_key: &'a str) -> PlainStore<'a> {
+        PlainStore {
+            backend: &self.backend,
+            connector: &self.connector,
+            access_key,
+        }
+    }
+
+    /// An UploadPart to a plain store: check its upload id against the request's bucket and
+    /// key and choose the part's staging name; the request then goes to the backend.
+    async fn stage_part(&self, ctx: &mut RequestCtx) -> Result<(), S3Error> {
+        let Some(BucketOp::Multipart(MultipartOp::UploadPart {
+            upload_id,
+            part_number,
+        })) = &ctx.store_op
+        else {
+            return Ok(());
+        };
+        let (Some(target), Some(access_key)) = (&ctx.identity.target, &ctx.identity.access_key)
+        else {
+            return Err(S3Error::internal());
+        };
+        let store = self.plain_store(access_key);
+        let staged =
+            StagedPart::prepare(&store, &target.bucket, &target.key, upload_id, *part_number)
+                .await?;
+        ctx.staged_part = Some(staged);
+        ctx.store_op = None;
         Ok(())
     }
 
     /// After a verified head: answer `Expect: 100-continue` (only now may the client send the
     /// body), and verify a body that must be checked before the backend hears of it.
     async fn proceed(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
+        if let Err(err) = self.stage_part(ctx).await {
+            self.write_error(session, ctx, &err).await?;
+            return Ok(true);
+        }
         let expects_continue = session
             .req_header()
             .headers
@@ -188,14 +247,19 @@ impl AuthProxy {
         }
         // A bucket operation's body (CreateBucket's configuration) is read and verified
         // whole before the store is touched.
+        let mut body = Bytes::new();
         if ctx.body.verify_first || ctx.store_op.is_some() {
-            if let Err(err) = self.verify_whole_body(session, ctx).await {
-                self.write_error(session, ctx, &err).await?;
-                return Ok(true);
+            let limit = self.whole_body_limit(ctx);
+            match self.verify_whole_body(session, ctx, limit).await {
+                Ok(verified) => body = verified,
+                Err(err) => {
+                    self.write_error(session, ctx, &err).await?;
+                    return Ok(true);
+                }
             }
         }
         if ctx.store_op.is_some() {
-            self.answer_from_store(session, ctx).await?;
+            self.answer_from_store(session, ctx, body).await?;
             return Ok(true);
         }
         Ok(false)
@@ -203,7 +267,12 @@ impl AuthProxy {
 
     /// A bucket-level request in front of a plain store, answered by the proxy from the
     /// store's folders (`store::bucket`).
-    async fn answer_from_store(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<()> {
+    async fn answer_from_store(
+        &self,
+        session: &mut Session,
+        ctx: &mut RequestCtx,
+        body: Bytes,
+    ) -> Result<()> {
         let (Some(op), Some(target), Some(access_key)) = (
             ctx.store_op.take(),
             ctx.identity.target.as_ref(),
@@ -211,18 +280,35 @@ impl AuthProxy {
         ) else {
             return self.write_error(session, ctx, &S3Error::internal()).await;
         };
-        let store = PlainStore {
-            backend: &self.backend,
-            connector: &self.connector,
-            access_key,
-        };
+        let store = self.plain_store(access_key);
         let region = self.config.auth.settings.regions.first();
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
         let cx = OpContext {
             bucket: &target.bucket,
             region: region.map_or("us-east-1", String::as_str),
             max_folder_index: self.config.limits.max_folder_index,
+            key: &target.key,
+            access_key,
+            now,
+            multipart_expiry: self.backend.upstream.multipart_expiry,
+            body,
         };
         ctx.upstream_started = Some(Instant::now());
+        if let BucketOp::Multipart(MultipartOp::Complete { .. }) = op {
+            let run = store_bucket::run(&op, &store, &cx);
+            let keepalive = self.backend.upstream.complete_keepalive;
+            let diagnostics = self.config.auth.signature_diagnostics;
+            return respond::write_store_answer_patiently(
+                session,
+                &mut ctx.reply,
+                run,
+                keepalive,
+                diagnostics,
+            )
+            .await;
+        }
         match store_bucket::run(&op, &store, &cx).await {
             Ok(answer) => respond::write_store_answer(session, &ctx.reply, &answer).await,
             Err(err) => self.write_error(session, ctx, &err).await,
@@ -337,6 +423,14 @@ impl AuthProxy {
         auth::authorize(self.credentials.as_ref(), access_key, &needs)
     }
 
+    /// A part the backend stored: give it the name that records its MD5.
+    async fn commit_part(&self, part: &StagedPart, ctx: &RequestCtx) -> Result<(), S3Error> {
+        let (Some(md5), Some(access_key)) = (&ctx.body.md5, &ctx.identity.access_key) else {
+            return Err(S3Error::internal());
+        };
+        part.commit(&self.plain_store(access_key), md5).await
+    }
+
     async fn write_error(
         &self,
         session: &mut Session,
@@ -433,7 +527,15 @@ impl ProxyHttp for AuthProxy {
             &ctx.identity.sources,
             access_key,
             ctx.body.decoded_length,
-        )
+        )?;
+        if let Some(part) = &ctx.staged_part {
+            let path = part.upstream_path();
+            upstream.set_uri(
+                path.parse()
+                    .map_err(|_| Error::explain(ErrorType::InternalError, "staging path"))?,
+            );
+        }
+        Ok(())
     }
 
     async fn request_body_filter(
@@ -479,7 +581,13 @@ impl ProxyHttp for AuthProxy {
         for name in self.backend.hidden_answer_headers(resp.status.as_u16()) {
             resp.remove_header(name);
         }
-        match self.backend.map_answer(method, resp.status.as_u16()) {
+        let mut mapping = self.backend.map_answer(method, resp.status.as_u16());
+        if let (Some(part), AnswerMapping::PutStored) = (&ctx.staged_part, &mapping) {
+            if let Err(err) = self.commit_part(part, ctx).await {
+                mapping = AnswerMapping::Error(err);
+            }
+        }
+        match mapping {
             AnswerMapping::Unchanged => {}
             AnswerMapping::PutStored => {
                 resp.set_status(200)?;

@@ -1,5 +1,8 @@
 //! Answers the proxy writes itself: S3 XML errors and CORS preflight answers.
 
+use std::future::Future;
+use std::time::Duration;
+
 use bytes::Bytes;
 use http::header;
 use pingora::http::ResponseHeader;
@@ -8,6 +11,7 @@ use pingora::proxy::Session;
 
 use super::ctx::Reply;
 use crate::error::S3Error;
+use crate::store::xml::HEAD as XML_HEAD;
 use crate::store::StoreAnswer;
 
 /// Write `err` as an S3 XML document (no body for HEAD), with the request id and CORS headers,
@@ -86,4 +90,67 @@ pub async fn write_store_answer(
         session.write_response_body(Some(body), true).await?;
     }
     Ok(())
+}
+
+/// Answer a store operation that may take long (CompleteMultipartUpload copying its parts):
+/// when it has not ended after `keepalive`, write 200 at once and a space every `keepalive`
+/// until it ends, then its document, or its error document in that 200's body, as S3 does
+/// (clients' read timeouts would otherwise cut a long copy; botocore and the SDKs read an
+/// `Error` in a 200 CompleteMultipartUpload as the error).
+pub async fn write_store_answer_patiently<F>(
+    session: &mut Session,
+    reply: &mut Reply,
+    op: F,
+    keepalive: Duration,
+    diagnostics: bool,
+) -> Result<()>
+where
+    F: Future<Output = std::result::Result<StoreAnswer, S3Error>>,
+{
+    tokio::pin!(op);
+    match tokio::time::timeout(keepalive, &mut op).await {
+        Ok(Ok(answer)) => return write_store_answer(session, reply, &answer).await,
+        Ok(Err(err)) => return write_error(session, reply, &err, diagnostics).await,
+        Err(_) => {}
+    }
+    let mut resp = ResponseHeader::build(200, Some(4))?;
+    resp.insert_header(header::CONTENT_TYPE, "application/xml")?;
+    if !session.is_http2() {
+        resp.insert_header(header::TRANSFER_ENCODING, "chunked")?;
+    }
+    resp.insert_header("x-amz-request-id", reply.request_id.as_str())?;
+    for (name, value) in &reply.cors_headers {
+        resp.insert_header(*name, value.as_str())?;
+    }
+    session.set_keepalive(None);
+    session.write_response_header(Box::new(resp), false).await?;
+    // The declaration first: nothing may precede it, spaces may follow it.
+    session
+        .write_response_body(Some(Bytes::from_static(XML_HEAD.as_bytes())), false)
+        .await?;
+    let mut ticks = tokio::time::interval(keepalive);
+    ticks.tick().await;
+    let result = loop {
+        tokio::select! {
+            result = &mut op => break result,
+            _ = ticks.tick() => {
+                session.write_response_body(Some(Bytes::from_static(b" ")), false).await?;
+            }
+        }
+    };
+    let document = match result {
+        Ok(answer) => answer.xml.unwrap_or_default(),
+        Err(err) => {
+            reply.error_code = Some(err.code);
+            let resource = session.req_header().uri.path().to_string();
+            err.to_xml(&resource, &reply.request_id, diagnostics)
+        }
+    };
+    let body = document
+        .strip_prefix(XML_HEAD)
+        .unwrap_or(&document)
+        .to_string();
+    session
+        .write_response_body(Some(Bytes::from(body)), true)
+        .await
 }

@@ -7,7 +7,7 @@
 //! turns out closed.
 
 use async_trait::async_trait;
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use http::header;
 use pingora::connectors::http::v1::Connector;
 use pingora::http::RequestHeader;
@@ -57,20 +57,49 @@ struct Answer {
     body: Option<BytesMut>,
 }
 
+/// One small exchange with the store.
+struct Exchange<'e> {
+    method: &'e str,
+    /// The backend path, encoded.
+    path: String,
+    /// Extra request headers.
+    headers: Vec<(&'static str, String)>,
+    /// The request body (sent with its length), if any.
+    body: Option<Bytes>,
+    /// Read the answer's body, at most this many bytes.
+    budget: Option<usize>,
+}
+
+impl<'e> Exchange<'e> {
+    fn new(method: &'e str, path: String) -> Exchange<'e> {
+        Exchange {
+            method,
+            path,
+            headers: Vec::new(),
+            body: None,
+            budget: None,
+        }
+    }
+}
+
 impl PlainStore<'_> {
-    /// One exchange; `budget`: read the body, at most this many bytes.
-    async fn exchange(
-        &self,
-        method: &str,
-        folder: &str,
-        budget: Option<usize>,
-    ) -> Result<Answer, S3Error> {
-        let head = self.head(method, folder)?;
+    /// One exchange on a pooled connection, retried once on a fresh one when a pooled
+    /// connection turns out closed (every exchange here can be sent twice).
+    async fn exchange(&self, ex: Exchange<'_>) -> Result<Answer, S3Error> {
+        let mut head = self.head(ex.method, &ex.path)?;
+        for (name, value) in &ex.headers {
+            head.insert_header(*name, value.as_str())
+                .map_err(|_| S3Error::internal())?;
+        }
+        if let Some(body) = &ex.body {
+            head.insert_header(header::CONTENT_LENGTH, body.len().to_string())
+                .map_err(|_| S3Error::internal())?;
+        }
         for attempt in 0..2 {
             let (mut session, peer, reused) = connect(self.backend, self.connector).await?;
-            match exchange_on(&mut session, head.clone(), budget).await {
+            match exchange_on(&mut session, head.clone(), ex.body.clone(), ex.budget).await {
                 Ok(answer) => {
-                    if answer.body.is_some() || budget.is_none() {
+                    if answer.body.is_some() || ex.budget.is_none() {
                         self.connector
                             .release_http_session(session, &peer, Some(POOL_IDLE))
                             .await;
@@ -87,9 +116,8 @@ impl PlainStore<'_> {
         Err(S3Error::backend_failed())
     }
 
-    /// The request head: `/{bucket}/{path…}/` re-encoded, the backend's Host, the identity.
-    fn head(&self, method: &str, folder: &str) -> Result<Box<RequestHeader>, S3Error> {
-        let path = folder_path(folder);
+    /// The request head: the encoded path, the backend's Host, the identity.
+    fn head(&self, method: &str, path: &str) -> Result<Box<RequestHeader>, S3Error> {
         let mut head = RequestHeader::build(method, path.as_bytes(), Some(3))
             .map_err(|_| S3Error::internal())?;
         let set = |head: &mut RequestHeader, name: &str, value: &str| {
@@ -105,6 +133,74 @@ impl PlainStore<'_> {
         set(&mut head, &self.backend.identity_header, self.access_key)?;
         Ok(Box::new(head))
     }
+
+    /// Stream the files `sources` into one PUT of `destination` (see [`Store::concatenate`]).
+    async fn put_concatenation(
+        &self,
+        sources: &[String],
+        destination: &str,
+        length: u64,
+    ) -> Result<(), S3Error> {
+        let failed = |_| S3Error::backend_failed();
+        let mut head = self.head("PUT", &file_path(destination))?;
+        head.insert_header(header::CONTENT_LENGTH, length.to_string())
+            .map_err(|_| S3Error::internal())?;
+        // A fresh connection: a body this long cannot be sent again on a retry.
+        let (mut put, _, _) = connect(self.backend, &Connector::new(None)).await?;
+        put.write_request_header(head).await.map_err(failed)?;
+        let mut sent = 0u64;
+        for source in sources {
+            // Any failure returns with the PUT short of its length: nginx discards it.
+            sent += self.copy_file_into(source, &mut put).await?;
+        }
+        if sent != length {
+            put.shutdown().await;
+            return Err(S3Error::new(
+                S3ErrorCode::InternalError,
+                format!("The parts held {sent} bytes, not the {length} listed."),
+            ));
+        }
+        put.finish_body().await.map_err(failed)?;
+        put.read_response().await.map_err(failed)?;
+        let status = put.get_status().map_or(502, |s| s.as_u16());
+        while let Ok(Some(_)) = put.read_body_bytes().await {}
+        put.shutdown().await;
+        match status {
+            200..=299 => Ok(()),
+            status => Err(unexpected(status, "PUT", destination)),
+        }
+    }
+
+    /// GET one file and write its body into `put`; the bytes copied.
+    async fn copy_file_into(
+        &self,
+        source: &str,
+        put: &mut UpstreamSession,
+    ) -> Result<u64, S3Error> {
+        let failed = |_| S3Error::backend_failed();
+        let head = self.head("GET", &file_path(source))?;
+        let (mut get, _, _) = connect(self.backend, &Connector::new(None)).await?;
+        get.write_request_header(head).await.map_err(failed)?;
+        get.finish_body().await.map_err(failed)?;
+        get.read_response().await.map_err(failed)?;
+        match get.get_status().map_or(502, |s| s.as_u16()) {
+            200 => {}
+            404 => {
+                return Err(S3Error::new(
+                    S3ErrorCode::NoSuchKey,
+                    format!("{source} is gone."),
+                ))
+            }
+            status => return Err(unexpected(status, "GET", source)),
+        }
+        let mut copied = 0u64;
+        while let Some(piece) = get.read_body_bytes().await.map_err(failed)? {
+            copied += piece.len() as u64;
+            put.write_body(&piece).await.map_err(failed)?;
+        }
+        get.shutdown().await;
+        Ok(copied)
+    }
 }
 
 /// The backend path of a folder (`bkt/a b/` → `/bkt/a%20b/`, `""` → `/`).
@@ -116,18 +212,28 @@ fn folder_path(folder: &str) -> String {
     }
 }
 
-/// Send a bodyless request and read the answer (its body up to `budget` when asked for).
+/// The backend path of a file (`bkt/a b` → `/bkt/a%20b`).
+fn file_path(path: &str) -> String {
+    let (bucket, rest) = path.split_once('/').unwrap_or((path, ""));
+    upstream_path(bucket, rest)
+}
+
+/// Send a request and read the answer (its body up to `budget` when asked for).
 async fn exchange_on(
     session: &mut UpstreamSession,
     head: Box<RequestHeader>,
+    body: Option<Bytes>,
     budget: Option<usize>,
 ) -> Result<Answer, S3Error> {
     let failed = |_| S3Error::backend_failed();
     session.write_request_header(head).await.map_err(failed)?;
+    if let Some(body) = body {
+        session.write_body(&body).await.map_err(failed)?;
+    }
     session.finish_body().await.map_err(failed)?;
     session.read_response().await.map_err(failed)?;
     let status = session.get_status().map(|s| s.as_u16()).unwrap_or(502);
-    let wanted = budget.filter(|_| status == 200);
+    let wanted = budget.filter(|_| (200..300).contains(&status));
     let mut body = BytesMut::new();
     while let Some(piece) = session.read_body_ref().await.map_err(failed)? {
         if let Some(budget) = wanted {
@@ -143,17 +249,22 @@ async fn exchange_on(
     })
 }
 
-fn unexpected(status: u16, method: &str, folder: &str) -> S3Error {
+fn unexpected(status: u16, method: &str, path: &str) -> S3Error {
     S3Error::new(
         S3ErrorCode::from_backend_status(status),
-        format!("The backend answered {status} to {method} of the folder {folder}."),
+        format!("The backend answered {status} to {method} of {path}."),
     )
 }
 
 #[async_trait]
 impl Store for PlainStore<'_> {
     async fn index(&self, folder: &str, budget: usize) -> Result<Fetched, S3Error> {
-        let answer = self.exchange("GET", folder, Some(budget)).await?;
+        let answer = self
+            .exchange(Exchange {
+                budget: Some(budget),
+                ..Exchange::new("GET", folder_path(folder))
+            })
+            .await?;
         match (answer.status, answer.body) {
             (200, Some(body)) => Ok(Fetched::Index(Index::parse(&body)?, body.len())),
             (200, None) => Ok(Fetched::TooLarge),
@@ -164,7 +275,11 @@ impl Store for PlainStore<'_> {
     }
 
     async fn folder_exists(&self, folder: &str) -> Result<bool, S3Error> {
-        match self.exchange("HEAD", folder, None).await?.status {
+        match self
+            .exchange(Exchange::new("HEAD", folder_path(folder)))
+            .await?
+            .status
+        {
             200 => Ok(true),
             404 | 403 => Ok(false),
             status => Err(unexpected(status, "HEAD", folder)),
@@ -172,7 +287,11 @@ impl Store for PlainStore<'_> {
     }
 
     async fn make_folder(&self, folder: &str) -> Result<bool, S3Error> {
-        match self.exchange("MKCOL", folder, None).await?.status {
+        match self
+            .exchange(Exchange::new("MKCOL", folder_path(folder)))
+            .await?
+            .status
+        {
             200 | 201 => Ok(true),
             // nginx: the folder (or a file of that name) exists.
             405 => Ok(false),
@@ -181,9 +300,68 @@ impl Store for PlainStore<'_> {
     }
 
     async fn delete_folder(&self, folder: &str) -> Result<(), S3Error> {
-        match self.exchange("DELETE", folder, None).await?.status {
+        match self
+            .exchange(Exchange::new("DELETE", folder_path(folder)))
+            .await?
+            .status
+        {
             200 | 204 | 404 => Ok(()),
             status => Err(unexpected(status, "DELETE", folder)),
         }
+    }
+
+    async fn read_file(&self, path: &str, budget: usize) -> Result<Option<Bytes>, S3Error> {
+        let answer = self
+            .exchange(Exchange {
+                budget: Some(budget),
+                ..Exchange::new("GET", file_path(path))
+            })
+            .await?;
+        match (answer.status, answer.body) {
+            (200, Some(body)) => Ok(Some(body.freeze())),
+            (200, None) => Err(S3Error::new(
+                S3ErrorCode::InternalError,
+                format!("{path} is longer than {budget} bytes."),
+            )),
+            (404, _) => Ok(None),
+            (status, _) => Err(unexpected(status, "GET", path)),
+        }
+    }
+
+    async fn write_file(&self, path: &str, contents: Bytes) -> Result<(), S3Error> {
+        let answer = self
+            .exchange(Exchange {
+                body: Some(contents),
+                ..Exchange::new("PUT", file_path(path))
+            })
+            .await?;
+        match answer.status {
+            200..=299 => Ok(()),
+            status => Err(unexpected(status, "PUT", path)),
+        }
+    }
+
+    async fn move_file(&self, from: &str, to: &str) -> Result<bool, S3Error> {
+        // nginx renames the file (`rename(2)`): the new name appears whole at once.
+        let answer = self
+            .exchange(Exchange {
+                headers: vec![("Destination", file_path(to)), ("Overwrite", "T".into())],
+                ..Exchange::new("MOVE", file_path(from))
+            })
+            .await?;
+        match answer.status {
+            200..=299 => Ok(true),
+            404 => Ok(false),
+            status => Err(unexpected(status, "MOVE", from)),
+        }
+    }
+
+    async fn concatenate(
+        &self,
+        sources: &[String],
+        destination: &str,
+        length: u64,
+    ) -> Result<(), S3Error> {
+        self.put_concatenation(sources, destination, length).await
     }
 }

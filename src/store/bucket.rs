@@ -3,6 +3,8 @@
 
 use super::index::EntryKind;
 use super::listing::{ListParams, Page};
+use super::multipart::run::{self as multipart_run, MultipartContext};
+use super::multipart::MultipartOp;
 use super::walk::{fill_page, no_such_bucket};
 use super::{folder_too_large, xml, Fetched, Store};
 use crate::error::{S3Error, S3ErrorCode};
@@ -23,6 +25,8 @@ pub enum BucketOp {
     CreateBucket,
     /// `DELETE /bucket`: only when it holds no key.
     DeleteBucket,
+    /// A multipart upload's step (`multipart`); UploadPart is proxied, the others answered.
+    Multipart(MultipartOp),
 }
 
 /// The bucket queries answered as S3 answers them for a bucket nothing was configured on.
@@ -102,6 +106,9 @@ impl BucketOp {
     /// The operation of a bucket-level request (empty key), `Ok(None)` if the store cannot
     /// answer it (DeleteObjects, multipart listings, versions, configuration writes…).
     pub fn of(method: &http::Method, target: &Target) -> Result<Option<BucketOp>, S3Error> {
+        if let Some(op) = MultipartOp::of(method, target)? {
+            return Ok(Some(BucketOp::Multipart(op)));
+        }
         if !target.key.is_empty() {
             return Ok(None);
         }
@@ -134,7 +141,8 @@ pub struct StoreAnswer {
 }
 
 impl StoreAnswer {
-    fn xml(xml: String) -> StoreAnswer {
+    /// A 200 answer with a document.
+    pub fn xml(xml: String) -> StoreAnswer {
         StoreAnswer {
             status: 200,
             xml: Some(xml),
@@ -142,7 +150,8 @@ impl StoreAnswer {
         }
     }
 
-    fn empty(status: u16) -> StoreAnswer {
+    /// An answer without a body.
+    pub fn empty(status: u16) -> StoreAnswer {
         StoreAnswer {
             status,
             xml: None,
@@ -159,6 +168,16 @@ pub struct OpContext<'a> {
     pub region: &'a str,
     /// `limits.max_folder_index`.
     pub max_folder_index: usize,
+    /// The key (empty for bucket-level requests).
+    pub key: &'a str,
+    /// Who signed the request.
+    pub access_key: &'a str,
+    /// Now, in seconds since the Unix epoch.
+    pub now: i64,
+    /// `upstream.multipart_expiry`.
+    pub multipart_expiry: std::time::Duration,
+    /// The verified request body (empty for most).
+    pub body: bytes::Bytes,
 }
 
 /// Run a bucket operation against the store.
@@ -187,6 +206,18 @@ pub async fn run(
         }
         BucketOp::CreateBucket => create_bucket(store, cx.bucket).await,
         BucketOp::DeleteBucket => delete_bucket(store, cx.bucket, cx.max_folder_index).await,
+        BucketOp::Multipart(op) => {
+            let mcx = MultipartContext {
+                bucket: cx.bucket,
+                key: cx.key,
+                access_key: cx.access_key,
+                now: cx.now,
+                expiry: cx.multipart_expiry,
+                max_folder_index: cx.max_folder_index,
+                body: cx.body.clone(),
+            };
+            multipart_run::run(op, store, &mcx).await
+        }
     }
 }
 
@@ -271,6 +302,10 @@ async fn delete_bucket(
         ));
     }
     store.delete_folder(&format!("{bucket}/")).await?;
+    // Its multipart uploads in progress go with it, as in S3.
+    store
+        .delete_folder(&super::multipart::uploads_folder(bucket))
+        .await?;
     Ok(StoreAnswer::empty(204))
 }
 

@@ -1,10 +1,11 @@
 //! An in-memory store for the tests of the walk and the bucket operations: files by path, and
 //! empty folders; it counts the indexes read.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Mutex;
 
 use async_trait::async_trait;
+use bytes::Bytes;
 
 use super::{Entry, EntryKind, Fetched, Index, Store};
 use crate::error::S3Error;
@@ -14,6 +15,11 @@ use crate::error::S3Error;
 pub struct FakeStore {
     pub paths: Mutex<BTreeSet<String>>,
     pub indexes_read: Mutex<Vec<String>>,
+    /// The bytes of files written with `write_file`, `move_file` or `concatenate` (others
+    /// hold three bytes).
+    pub contents: Mutex<BTreeMap<String, Bytes>>,
+    /// Files' modification times, where set (else 1,700,000,000).
+    pub mtimes: Mutex<BTreeMap<String, i64>>,
 }
 
 /// The bytes an entry takes in nginx's JSON, about.
@@ -36,6 +42,27 @@ impl FakeStore {
             at += i + 1;
         }
         paths.insert(path.to_string());
+    }
+
+    pub fn put(&self, path: &str, contents: &[u8]) {
+        self.add(path);
+        self.contents
+            .lock()
+            .unwrap()
+            .insert(path.to_string(), Bytes::copy_from_slice(contents));
+    }
+
+    pub fn read(&self, path: &str) -> Option<Bytes> {
+        if !self.paths.lock().unwrap().contains(path) {
+            return None;
+        }
+        let contents = self.contents.lock().unwrap();
+        Some(
+            contents
+                .get(path)
+                .cloned()
+                .unwrap_or_else(|| Bytes::from_static(b"abc")),
+        )
     }
 
     pub fn reads(&self) -> Vec<String> {
@@ -65,11 +92,21 @@ impl Store for FakeStore {
             if name.starts_with('.') {
                 continue;
             }
+            let size = match kind {
+                EntryKind::File => self
+                    .contents
+                    .lock()
+                    .unwrap()
+                    .get(p.as_str())
+                    .map_or(3, |c| c.len() as u64),
+                EntryKind::Folder => 0,
+            };
+            let mtime = self.mtimes.lock().unwrap().get(p.as_str()).copied();
             entries.push(Entry {
                 name: name.to_string(),
                 kind,
-                mtime: 1_700_000_000,
-                size: if kind == EntryKind::File { 3 } else { 0 },
+                mtime: mtime.unwrap_or(1_700_000_000),
+                size,
             });
         }
         let bytes = 2 + entries.len() * ENTRY_BYTES;
@@ -93,6 +130,52 @@ impl Store for FakeStore {
             .lock()
             .unwrap()
             .retain(|p| !p.starts_with(folder));
+        self.contents
+            .lock()
+            .unwrap()
+            .retain(|p, _| !p.starts_with(folder));
+        Ok(())
+    }
+
+    async fn read_file(&self, path: &str, budget: usize) -> Result<Option<Bytes>, S3Error> {
+        match self.read(path) {
+            Some(bytes) if bytes.len() > budget => Err(S3Error::internal()),
+            found => Ok(found),
+        }
+    }
+
+    async fn write_file(&self, path: &str, contents: Bytes) -> Result<(), S3Error> {
+        self.put(path, &contents);
+        Ok(())
+    }
+
+    async fn move_file(&self, from: &str, to: &str) -> Result<bool, S3Error> {
+        let Some(bytes) = self.read(from) else {
+            return Ok(false);
+        };
+        self.paths.lock().unwrap().remove(from);
+        self.contents.lock().unwrap().remove(from);
+        self.put(to, &bytes);
+        Ok(true)
+    }
+
+    async fn concatenate(
+        &self,
+        sources: &[String],
+        destination: &str,
+        length: u64,
+    ) -> Result<(), S3Error> {
+        let mut whole = Vec::new();
+        for source in sources {
+            let bytes = self.read(source).ok_or_else(|| {
+                S3Error::new(crate::error::S3ErrorCode::NoSuchKey, source.clone())
+            })?;
+            whole.extend_from_slice(&bytes);
+        }
+        if whole.len() as u64 != length {
+            return Err(S3Error::backend_failed());
+        }
+        self.put(destination, &whole);
         Ok(())
     }
 }

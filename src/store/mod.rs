@@ -18,15 +18,24 @@ pub mod bucket;
 mod fake;
 pub mod index;
 pub mod listing;
+pub mod multipart;
 mod walk;
 pub mod xml;
 
 use async_trait::async_trait;
+use bytes::Bytes;
 
 pub use bucket::{BucketOp, StoreAnswer};
 pub use index::{Entry, EntryKind, Index};
 
 use crate::error::S3Error;
+
+/// A key segment the proxy keeps for itself on a plain store. nginx's `index` directive names
+/// `.s3-auth-proxy/no-index`, a file that must never exist, so that every folder answers its
+/// JSON index (a key `photos/index.html` would otherwise stand in for the listing of
+/// `photos/`); multipart uploads are staged under `/.s3-auth-proxy/uploads/` (`multipart`).
+/// Keys with this segment are refused (`backend::check_request`).
+pub const RESERVED_SEGMENT: &str = ".s3-auth-proxy";
 
 /// The few things the S3 emulation asks of a plain store. Paths are decoded: `bkt/` is the
 /// bucket's folder, `bkt/a b/` a folder in it, `""` the store's root.
@@ -44,6 +53,26 @@ pub trait Store: Send + Sync {
 
     /// Delete a folder and everything in it.
     async fn delete_folder(&self, folder: &str) -> Result<(), S3Error>;
+
+    /// A small file's bytes, at most `budget` of them (more is an error); `None` when there
+    /// is no such file.
+    async fn read_file(&self, path: &str, budget: usize) -> Result<Option<Bytes>, S3Error>;
+
+    /// Store a small file, creating the folders on its path.
+    async fn write_file(&self, path: &str, contents: Bytes) -> Result<(), S3Error>;
+
+    /// Rename a file (replacing any of the new name); `false` when there is no such file.
+    async fn move_file(&self, from: &str, to: &str) -> Result<bool, S3Error>;
+
+    /// Write `destination` as the concatenation of the files `sources`, `length` bytes in
+    /// all, so that it appears whole or not at all: a source that is missing (`NoSuchKey`)
+    /// or of another length than its share leaves `destination` as it was.
+    async fn concatenate(
+        &self,
+        sources: &[String],
+        destination: &str,
+        length: u64,
+    ) -> Result<(), S3Error>;
 }
 
 /// A folder index as read from the store.

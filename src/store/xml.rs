@@ -13,11 +13,12 @@ use super::listing::{encode_token, Item, ListParams, Page, Version};
 /// S3's namespace.
 pub const S3_NS: &str = "http://s3.amazonaws.com/doc/2006-03-01/";
 
-const HEAD: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
+/// The XML declaration every document starts with.
+pub const HEAD: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
 
 /// `encoding-type=url`: everything but RFC 3986 unreserved characters and `/` is
 /// percent-encoded (a space is `%20`, a `+` is `%2B`: botocore decodes with `unquote_plus`).
-const URL_KEEP: &AsciiSet = &NON_ALPHANUMERIC
+pub const URL_KEEP: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'.')
     .remove(b'_')
@@ -47,7 +48,7 @@ pub fn escape(out: &mut String, text: &str) {
 }
 
 /// `<name>text</name>`, escaped.
-fn element(out: &mut String, name: &str, text: &str) {
+pub fn element(out: &mut String, name: &str, text: &str) {
     let _ = write!(out, "<{name}>");
     escape(out, text);
     let _ = write!(out, "</{name}>");
@@ -61,7 +62,8 @@ pub fn timestamp(seconds: i64) -> String {
     format!("{}.000Z", text.trim_end_matches('Z'))
 }
 
-fn owner(out: &mut String) {
+/// `<Owner>`: the proxy's one account.
+pub fn owner(out: &mut String) {
     out.push_str("<Owner>");
     element(out, "ID", OWNER_ID);
     element(out, "DisplayName", OWNER_ID);

@@ -62,6 +62,8 @@ pub struct ProxyOptions {
     pub extra_auth: String,
     /// Extra lines for the `[server]` table (keys not written by default only).
     pub extra_server: String,
+    /// Extra lines for the `[upstream]` table (keys not written by default only).
+    pub extra_upstream: String,
     /// Extra tables at the end of the file (`[limits]`, `[[cors]]`).
     pub extra_tables: String,
 }
@@ -80,6 +82,7 @@ impl Default for ProxyOptions {
             log_format: "text".to_string(),
             extra_auth: String::new(),
             extra_server: String::new(),
+            extra_upstream: String::new(),
             extra_tables: String::new(),
         }
     }
@@ -126,6 +129,13 @@ impl ProxyOptions {
     pub fn with_tables(mut self, toml: &str) -> Self {
         self.extra_tables.push_str(toml);
         self.extra_tables.push('\n');
+        self
+    }
+
+    /// Adds one line (e.g. `complete_keepalive = "1ms"`) to `[upstream]`.
+    pub fn with_upstream_setting(mut self, line: &str) -> Self {
+        self.extra_upstream.push_str(line);
+        self.extra_upstream.push('\n');
         self
     }
 
@@ -409,7 +419,7 @@ kind = "{kind}"
 connect_timeout = "5s"
 read_timeout = "60s"
 write_timeout = "60s"
-
+{extra_upstream}
 [auth]
 secrets_file = "secrets.toml"
 region = {region}
@@ -427,6 +437,7 @@ format = {format}
 "#,
         extra_tables = options.extra_tables,
         extra_server = options.extra_server,
+        extra_upstream = options.extra_upstream,
         boto2 = options.boto2_presign_compat,
         suffixes = toml_array(&options.virtual_host_suffixes),
         region = match options.regions.as_slice() {
