@@ -224,6 +224,9 @@ pub struct S3Error {
     pub string_to_sign: Option<String>,
     /// For `SignatureDoesNotMatch`: the canonical request the proxy computed.
     pub canonical_request: Option<String>,
+    /// For a credential scope naming the wrong region: the region to sign for. S3 sends it as
+    /// `<Region>`, and s3cmd signs the request again for it (its default region is `US`).
+    pub region: Option<String>,
 }
 
 impl S3Error {
@@ -234,7 +237,14 @@ impl S3Error {
             message: message.into(),
             string_to_sign: None,
             canonical_request: None,
+            region: None,
         }
+    }
+
+    /// The same error, naming the region the request should have been signed for.
+    pub fn with_region(mut self, region: &str) -> Self {
+        self.region = Some(region.to_owned());
+        self
     }
 
     /// The client's body ended or broke before it was complete.
@@ -270,6 +280,7 @@ impl S3Error {
                 .into(),
             string_to_sign: Some(string_to_sign),
             canonical_request: Some(canonical_request),
+            region: None,
         }
     }
 
@@ -282,6 +293,11 @@ impl S3Error {
         xml.push_str("</Code><Message>");
         xml_escape_into(&mut xml, &self.message);
         xml.push_str("</Message>");
+        if let Some(region) = &self.region {
+            xml.push_str("<Region>");
+            xml_escape_into(&mut xml, region);
+            xml.push_str("</Region>");
+        }
         if include_diagnostics {
             if let Some(sts) = &self.string_to_sign {
                 xml.push_str("<StringToSign>");

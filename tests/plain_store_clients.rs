@@ -288,7 +288,7 @@ fn s3cmd(endpoint: &str, args: &[&str]) -> Output {
         .unwrap_or_else(|e| panic!("cannot run {program:?} ({e}): run scripts/test.sh"))
 }
 
-/// A bucket made on the store itself: `s3cmd mb` at its defaults fails (below).
+/// A bucket made on the store itself (`s3cmd mb` has its own test below).
 fn s3cmd_bucket(nginx: &Nginx, bucket: &str) {
     std::fs::create_dir(nginx.root().join(bucket)).unwrap();
 }
@@ -359,17 +359,24 @@ fn s3cmd_sync_of_a_file_over_its_multipart_threshold() {
 }
 
 /// s3cmd's default `bucket_location` is `US`. A new bucket has no location to ask for, so s3cmd
-/// signs `PUT /bucket` with the region `US`; AWS answers `AuthorizationHeaderMalformed` with a
-/// `<Region>` element, and s3cmd sends the request again signed for that region. The proxy's
-/// answer names the region only in its message, so s3cmd gives up ("Could not determine bucket
-/// the location").
+/// signs `PUT /bucket` with the region `US`; the proxy answers `AuthorizationHeaderMalformed`
+/// with a `<Region>` element, as S3 does, and s3cmd sends the request again signed for it.
+/// Without that element s3cmd gave up ("Could not determine bucket the location").
 #[test]
-#[ignore = "the proxy's AuthorizationHeaderMalformed has no <Region> element, which s3cmd retries with"]
 fn s3cmd_mb_at_its_default_bucket_location() {
     let (nginx, proxy) = start();
     let made = ok(s3cmd(&proxy.endpoint(), &["mb", "s3://sbkt"]));
     assert!(made.contains("Bucket 's3://sbkt/' created"), "{made}");
+    assert!(made.contains("Forwarding request to us-east-1"), "{made}");
     assert!(nginx.root().join("sbkt").is_dir());
+    assert_refused_only_probes(
+        &proxy,
+        &[
+            "GET sbkt/ -> 404 NoSuchBucket",
+            // Refused before the target is read: no bucket in the log.
+            "PUT / -> 400 AuthorizationHeaderMalformed",
+        ],
+    );
 }
 
 // ------------------------------------------------------------------------------------------

@@ -114,13 +114,17 @@ pub fn check_scope(
             .map(|r| format!("'{r}'"))
             .collect::<Vec<_>>()
             .join(" or ");
-        return Err(kind.malformed(
+        let error = kind.malformed(
             "Credential",
             format!(
                 "the region '{}' is wrong; expecting {expecting}",
                 scope.region
             ),
-        ));
+        );
+        return Err(match settings.regions.first() {
+            Some(region) => error.with_region(region),
+            None => error,
+        });
     }
     if scope.service != SERVICE {
         return Err(kind.malformed(
@@ -224,6 +228,11 @@ mod tests {
             "{}",
             err.message
         );
+        // As S3 does: s3cmd signs again for the region it names.
+        assert_eq!(err.region.as_deref(), Some("us-east-1"));
+        assert!(err
+            .to_xml("/b", "r", false)
+            .contains("</Message><Region>us-east-1</Region><Resource>"));
 
         let err = check_scope(
             &scope("20130524", "us-east-1", "iam"),

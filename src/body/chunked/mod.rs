@@ -723,6 +723,7 @@ impl AwsChunkedVerifier {
                 ),
                 string_to_sign: Some(string_to_sign),
                 canonical_request: None,
+                region: None,
             });
         }
         self.previous_signature = claimed;

@@ -109,6 +109,7 @@ impl AwsChunkedVerifier {
                 .into(),
             string_to_sign: first_string_to_sign,
             canonical_request: None,
+            region: None,
         })
     }
 }
