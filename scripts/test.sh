@@ -102,6 +102,10 @@ status=0
 python3 scripts/check-layout.py || status=1
 cargo test --all-targets --no-fail-fast || status=1
 
+# The plain-store benchmark's smoke run (~15 s; the real run and its figures: docs/benchmarks.md):
+# the script and both its paths still work. Debug build, small sizes: its figures are not judged.
+"$PYTHON" scripts/bench-plain-store.py --smoke || status=1
+
 # The deploy files, run for real: image, compose stack, Kubernetes pod (podman), manifests.
 if is_root && have_apt; then
     bash scripts/test-deploy.sh || status=1
