@@ -448,6 +448,7 @@ mod tests {
             ("GET", "/bkt?location"),
             ("GET", "/bkt?versioning"),
             ("GET", "/bkt?uploads"),
+            ("GET", "/bkt?versions"),
             ("POST", "/bkt/k?uploads"),
             ("PUT", "/bkt/k?partNumber=1&uploadId=AAAAAAAAAAAAAAAAAAAAAA"),
             ("POST", "/bkt/k?uploadId=AAAAAAAAAAAAAAAAAAAAAA"),
@@ -463,7 +464,6 @@ mod tests {
             ("POST", "/bkt/k", &[][..]),
             // Bucket-level requests the store cannot answer (yet).
             ("POST", "/bkt?delete", &[]),
-            ("GET", "/bkt?versions", &[]),
             ("PUT", "/bkt?policy", &[]),
             ("DELETE", "/bkt?cors", &[]),
             ("HEAD", "/", &[]),

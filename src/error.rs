@@ -224,8 +224,8 @@ pub struct S3Error {
     pub string_to_sign: Option<String>,
     /// For `SignatureDoesNotMatch`: the canonical request the proxy computed.
     pub canonical_request: Option<String>,
-    /// For a credential scope naming the wrong region: the region to sign for. S3 sends it as
-    /// `<Region>`, and s3cmd signs the request again for it (its default region is `US`).
+    /// For a credential scope naming another region: the region to sign for (S3's `<Region>`
+    /// element, which s3cmd and botocore read to sign again for the right one).
     pub region: Option<String>,
 }
 
@@ -241,9 +241,9 @@ impl S3Error {
         }
     }
 
-    /// The same error, naming the region the request should have been signed for.
+    /// The same error, naming the region requests must be signed for.
     pub fn with_region(mut self, region: &str) -> Self {
-        self.region = Some(region.to_owned());
+        self.region = Some(region.to_string());
         self
     }
 
@@ -293,11 +293,6 @@ impl S3Error {
         xml.push_str("</Code><Message>");
         xml_escape_into(&mut xml, &self.message);
         xml.push_str("</Message>");
-        if let Some(region) = &self.region {
-            xml.push_str("<Region>");
-            xml_escape_into(&mut xml, region);
-            xml.push_str("</Region>");
-        }
         if include_diagnostics {
             if let Some(sts) = &self.string_to_sign {
                 xml.push_str("<StringToSign>");
@@ -309,6 +304,11 @@ impl S3Error {
                 xml_escape_into(&mut xml, cr);
                 xml.push_str("</CanonicalRequest>");
             }
+        }
+        if let Some(region) = &self.region {
+            xml.push_str("<Region>");
+            xml_escape_into(&mut xml, region);
+            xml.push_str("</Region>");
         }
         xml.push_str("<Resource>");
         xml_escape_into(&mut xml, resource);

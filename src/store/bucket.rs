@@ -115,7 +115,9 @@ impl BucketOp {
         let operation = target.query.operation()?;
         let op = match (method.as_str(), target.bucket.is_empty(), operation) {
             ("GET", true, None) => Some(BucketOp::ListBuckets),
-            ("GET", false, None) => Some(BucketOp::ListObjects(ListParams::parse(&target.query)?)),
+            ("GET", false, None | Some("versions")) => {
+                Some(BucketOp::ListObjects(ListParams::parse(&target.query)?))
+            }
             ("HEAD", false, None) => Some(BucketOp::HeadBucket),
             ("PUT", false, None) => Some(BucketOp::CreateBucket),
             ("DELETE", false, None) => Some(BucketOp::DeleteBucket),

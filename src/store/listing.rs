@@ -21,6 +21,9 @@ pub enum Version {
     V1,
     /// `GET /bucket?list-type=2` (`continuation-token`, `start-after`, `fetch-owner`).
     V2,
+    /// `GET /bucket?versions` (ListObjectVersions: `key-marker`; a plain store keeps one
+    /// version of each key, whose id is `null`, as on a bucket versioning was never enabled).
+    Versions,
 }
 
 /// The parameters of a listing, read from the query.
@@ -37,7 +40,7 @@ pub struct ListParams {
     pub max_keys: usize,
     /// `encoding-type=url`: keys and prefixes in the answer are URL-encoded.
     pub url_encoding: bool,
-    /// V1 `marker` (as given, echoed).
+    /// V1 `marker`, or ListObjectVersions' `key-marker` (as given, echoed).
     pub marker: Option<String>,
     /// V2 `start-after` (as given, echoed).
     pub start_after: Option<String>,
@@ -48,13 +51,22 @@ pub struct ListParams {
 }
 
 impl ListParams {
-    /// Read the listing parameters of `GET /bucket[?list-type=2]`.
+    /// Read the listing parameters of `GET /bucket[?list-type=2]` or `GET /bucket?versions`.
     pub fn parse(query: &Query) -> Result<ListParams, S3Error> {
-        let version = match query.get("list-type") {
-            None => Version::V1,
-            Some("2") => Version::V2,
-            Some(other) => return Err(invalid(format!("list-type={other} is not 2."))),
+        let version = match (query.has("versions"), query.get("list-type")) {
+            (true, None) => Version::Versions,
+            (false, None) => Version::V1,
+            (false, Some("2")) => Version::V2,
+            (_, Some(other)) => return Err(invalid(format!("list-type={other} is not 2."))),
         };
+        if version == Version::Versions {
+            // Every key has the one version `null`: a page resumes after the key marker
+            // whatever the version marker says, but an unknown version id is S3's error.
+            match query.get("version-id-marker") {
+                None | Some("") | Some("null") => {}
+                Some(_) => return Err(invalid("Invalid version id specified".into())),
+            }
+        }
         let max_keys = match query.get("max-keys") {
             None => MAX_KEYS,
             Some(text) => text
@@ -85,12 +97,14 @@ impl ListParams {
                 .map(str::to_string),
             max_keys,
             url_encoding,
-            marker: (version == Version::V1)
-                .then(|| query.get("marker").map(str::to_string))
-                .flatten(),
+            marker: match version {
+                Version::V1 => query.get("marker").map(str::to_string),
+                Version::Versions => query.get("key-marker").map(str::to_string),
+                Version::V2 => None,
+            },
             start_after: v2("start-after"),
             continuation_token: v2("continuation-token"),
-            fetch_owner: version == Version::V1 || query.get("fetch-owner") == Some("true"),
+            fetch_owner: version != Version::V2 || query.get("fetch-owner") == Some("true"),
         };
         params.start()?;
         Ok(params)

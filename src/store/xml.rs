@@ -70,8 +70,12 @@ pub fn owner(out: &mut String) {
     out.push_str("</Owner>");
 }
 
-/// ListObjects (V1) or ListObjectsV2's `ListBucketResult`.
+/// ListObjects (V1) or ListObjectsV2's `ListBucketResult`, or ListObjectVersions'
+/// `ListVersionsResult`.
 pub fn list_bucket_result(bucket: &str, params: &ListParams, page: &Page) -> String {
+    if params.version == Version::Versions {
+        return list_versions_result(bucket, params, page);
+    }
     let enc = |text: &str| -> String {
         if params.url_encoding {
             utf8_percent_encode(text, URL_KEEP).to_string()
@@ -95,7 +99,7 @@ pub fn list_bucket_result(bucket: &str, params: &ListParams, page: &Page) -> Str
                 element(&mut x, "NextMarker", &enc(next));
             }
         }
-        Version::V2 => {
+        Version::V2 | Version::Versions => {
             let _ = write!(x, "<KeyCount>{}</KeyCount>", page.items.len());
             if let Some(token) = &params.continuation_token {
                 element(&mut x, "ContinuationToken", token);
@@ -137,6 +141,60 @@ pub fn list_bucket_result(bucket: &str, params: &ListParams, page: &Page) -> Str
         }
     }
     x.push_str("</ListBucketResult>");
+    x
+}
+
+/// ListObjectVersions' `ListVersionsResult`: every key once, version `null`, the latest.
+fn list_versions_result(bucket: &str, params: &ListParams, page: &Page) -> String {
+    let enc = |text: &str| -> String {
+        if params.url_encoding {
+            utf8_percent_encode(text, URL_KEEP).to_string()
+        } else {
+            text.to_string()
+        }
+    };
+    let mut x = String::with_capacity(256 + page.items.len() * 320);
+    let _ = write!(x, "{HEAD}<ListVersionsResult xmlns=\"{S3_NS}\">");
+    element(&mut x, "Name", bucket);
+    element(&mut x, "Prefix", &enc(&params.prefix));
+    element(
+        &mut x,
+        "KeyMarker",
+        &enc(params.marker.as_deref().unwrap_or("")),
+    );
+    x.push_str("<VersionIdMarker></VersionIdMarker>");
+    if let Some(next) = page.next_start() {
+        element(&mut x, "NextKeyMarker", &enc(next));
+        x.push_str("<NextVersionIdMarker>null</NextVersionIdMarker>");
+    }
+    let _ = write!(x, "<MaxKeys>{}</MaxKeys>", params.max_keys);
+    if let Some(d) = &params.delimiter {
+        element(&mut x, "Delimiter", &enc(d));
+    }
+    if params.url_encoding {
+        x.push_str("<EncodingType>url</EncodingType>");
+    }
+    let _ = write!(x, "<IsTruncated>{}</IsTruncated>", page.truncated);
+    for item in &page.items {
+        if let Item::Object(o) = item {
+            x.push_str("<Version>");
+            element(&mut x, "Key", &enc(&o.key));
+            x.push_str("<VersionId>null</VersionId><IsLatest>true</IsLatest>");
+            element(&mut x, "LastModified", &timestamp(o.mtime));
+            element(&mut x, "ETag", &o.etag);
+            let _ = write!(x, "<Size>{}</Size>", o.size);
+            owner(&mut x);
+            x.push_str("<StorageClass>STANDARD</StorageClass></Version>");
+        }
+    }
+    for item in &page.items {
+        if let Item::Prefix(p) = item {
+            x.push_str("<CommonPrefixes>");
+            element(&mut x, "Prefix", &enc(p));
+            x.push_str("</CommonPrefixes>");
+        }
+    }
+    x.push_str("</ListVersionsResult>");
     x
 }
 

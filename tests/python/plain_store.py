@@ -127,5 +127,24 @@ def test_buckets_and_queries():
     assert "<Key>photos/2024/feb.jpg</Key>" in resp.text and "CommonPrefixes" not in resp.text, resp.text
 
 
+def test_list_object_versions():
+    s3 = client()
+    full = s3.list_object_versions(Bucket=BUCKET)
+    versions = full["Versions"]
+    assert [v["Key"] for v in versions] == KEYS, full
+    assert all(v["VersionId"] == "null" and v["IsLatest"] for v in versions), versions
+    assert full.get("DeleteMarkers", []) == []
+    listed = s3.list_objects_v2(Bucket=BUCKET)["Contents"]
+    assert [(v["Size"], v["ETag"]) for v in versions] == [(o["Size"], o["ETag"]) for o in listed]
+    # boto3's paginator follows NextKeyMarker / NextVersionIdMarker.
+    pages = s3.get_paginator("list_object_versions").paginate(
+        Bucket=BUCKET, Prefix="photos/", Delimiter="/", PaginationConfig={"PageSize": 1})
+    seen = [(tuple(v["Key"] for v in p.get("Versions", [])),
+             tuple(c["Prefix"] for c in p.get("CommonPrefixes", []))) for p in pages]
+    assert seen == [((), ("photos/2024/",)), ((), ("photos/2025/",)),
+                    (("photos/index.html",), ())], seen
+
+
 if __name__ == "__main__":
-    run([test_list_objects_v2_pages, test_list_objects_v1_markers, test_buckets_and_queries])
+    run([test_list_objects_v2_pages, test_list_objects_v1_markers, test_buckets_and_queries,
+         test_list_object_versions])

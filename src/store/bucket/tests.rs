@@ -53,10 +53,41 @@ fn bucket_requests_are_recognised() {
         ("GET", "/bkt/k"),
         ("POST", "/bkt?delete"),
         ("PUT", "/bkt?policy"),
-        ("GET", "/bkt?versions"),
     ] {
         assert_eq!(op(method, target), None, "{method} {target}");
     }
+}
+
+#[test]
+fn a_plain_store_lists_one_null_version_per_key() {
+    let store = FakeStore::with(&["bkt/a", "bkt/b/c", "bkt/d"]);
+    let answer = run_op(&store, "GET", "/bkt?versions&max-keys=2&delimiter=/").unwrap();
+    let xml = answer.xml.unwrap();
+    assert!(xml.contains("<ListVersionsResult"), "{xml}");
+    assert!(
+        xml.contains("<Version><Key>a</Key><VersionId>null</VersionId><IsLatest>true</IsLatest>"),
+        "{xml}"
+    );
+    assert!(
+        xml.contains("<CommonPrefixes><Prefix>b/</Prefix></CommonPrefixes>"),
+        "{xml}"
+    );
+    assert!(xml.contains("<NextKeyMarker>b/</NextKeyMarker>"), "{xml}");
+    let next = run_op(
+        &store,
+        "GET",
+        "/bkt?versions&key-marker=b/&version-id-marker=null",
+    )
+    .unwrap()
+    .xml
+    .unwrap();
+    assert!(
+        next.contains("<Key>d</Key>") && !next.contains("<Key>a</Key>"),
+        "{next}"
+    );
+    let target = Target::resolve("/bkt", "versions&version-id-marker=3HL4kq", "h", &[]).unwrap();
+    let err = BucketOp::of(&http::Method::GET, &target).unwrap_err();
+    assert_eq!(err.code, S3ErrorCode::InvalidArgument);
 }
 
 #[test]
