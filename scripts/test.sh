@@ -7,11 +7,12 @@
 # First makes sure the tests' real parts are present, installing what is missing when run as root
 # on Debian/Ubuntu: cmake and a C compiler (to build pingora/aws-lc), nginx-core (the WebDAV
 # backend of the integration tests), curl (a real client, --aws-sigv4 over HTTP/2), rclone (its
-# presigned uploads, tests/client_requests.rs), python3 with
-# venv; then a virtualenv at .venv-test with boto3, requests, pytest, awscrt, the AWS CLI and
-# s3cmd (tests/python/); s3s-fs, a keyless S3 server (tests/s3_backend.rs); Debian's chromium and
-# playwright-core (scripts/install-browser-deps.sh, tests/post_forms.rs). Idempotent: when
-# everything is there it only checks.
+# presigned uploads, tests/client_requests.rs; sync and check, tests/plain_store_clients.rs),
+# restic (tests/plain_store_clients.rs), python3 with venv; then a virtualenv at .venv-test with
+# boto3, requests, pytest, awscrt, the AWS CLI, s3cmd and minio-py (tests/python/); s3s-fs, a
+# keyless S3 server (tests/s3_backend.rs); Debian's chromium and playwright-core
+# (scripts/install-browser-deps.sh, tests/post_forms.rs). Idempotent: when everything is there it
+# only checks.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,6 +28,7 @@ command -v cc >/dev/null 2>&1 || missing+=(build-essential)
 [ -x /usr/sbin/nginx ] || missing+=(nginx-core)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v rclone >/dev/null 2>&1 || missing+=(rclone)
+command -v restic >/dev/null 2>&1 || missing+=(restic)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
 [ -f /etc/ssl/certs/ca-certificates.crt ] || missing+=(ca-certificates)
 # Debian's python3 creates venvs only with python3-venv (ensurepip); only needed if the venv is absent.
@@ -58,17 +60,21 @@ fi
 
 # --- Python for the boto3 tests -----------------------------------------------------------------
 venv_ok() {
-    [ -x .venv-test/bin/python ] && .venv-test/bin/python -c 'import boto3, requests, awscrt' >/dev/null 2>&1 \
+    [ -x .venv-test/bin/python ] && .venv-test/bin/python -c 'import boto3, requests, awscrt, minio' >/dev/null 2>&1 \
         && [ -x .venv-test/bin/aws ] && [ -x .venv-test/bin/s3cmd ]
 }
 if ! venv_ok; then
-    log "creating .venv-test with boto3, requests, pytest, awscrt (CRC32C/CRC64NVME checksums), awscli, s3cmd"
-    rm -rf .venv-test
-    python3 -m venv .venv-test
-    .venv-test/bin/python -m pip install --quiet --upgrade pip >/dev/null
-    .venv-test/bin/python -m pip install --quiet boto3 requests pytest awscrt awscli s3cmd
+    # A venv that runs keeps what it has; pip adds what is missing (minio-py, new since).
+    if ! .venv-test/bin/python -c 'import sys' >/dev/null 2>&1; then
+        log "creating .venv-test"
+        rm -rf .venv-test
+        python3 -m venv .venv-test
+        .venv-test/bin/python -m pip install --quiet --upgrade pip >/dev/null
+    fi
+    log "installing into .venv-test: boto3, requests, pytest, awscrt (CRC32C/CRC64NVME checksums), awscli, s3cmd, minio"
+    .venv-test/bin/python -m pip install --quiet boto3 requests pytest awscrt awscli s3cmd minio
 fi
-venv_ok || { log ".venv-test cannot import boto3 and requests"; exit 1; }
+venv_ok || { log ".venv-test cannot import boto3, requests, awscrt and minio"; exit 1; }
 PYTHON="$PWD/.venv-test/bin/python"
 export PYTHON
 
@@ -95,6 +101,10 @@ status=0
 # The layout the README promises: no import circle, no fn over 100 lines, no file over 900.
 python3 scripts/check-layout.py || status=1
 cargo test --all-targets --no-fail-fast || status=1
+
+# The plain-store benchmark's smoke run (~15 s; the real run and its figures: docs/benchmarks.md):
+# the script and both its paths still work. Debug build, small sizes: its figures are not judged.
+"$PYTHON" scripts/bench-plain-store.py --smoke || status=1
 
 # The deploy files, run for real: image, compose stack, Kubernetes pod (podman), manifests.
 if is_root && have_apt; then
