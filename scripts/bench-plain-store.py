@@ -23,6 +23,7 @@ Usage: scripts/bench-plain-store.py [--objects 10000] [--page 1000] [--rounds 7]
        scripts/bench-plain-store.py --smoke     # scripts/test.sh: small, debug build, ~15 s
 """
 import argparse
+import hashlib
 import importlib.util
 import os
 import re
@@ -116,13 +117,24 @@ def verdict(args, met):
 
 # --- (a) listing --------------------------------------------------------------------------------
 
-def fill_folder(stack, count):
-    """`count` small objects in one folder, written straight into nginx's root."""
+def fill_folder(stack, count, records=True):
+    """`count` small objects in one folder, written straight into nginx's root, each with the
+    ETag record the proxy writes for an object PUT through it (src/store/etags.rs), so that
+    listings read the records folder too, as they do for objects uploaded through the proxy."""
     folder = os.path.join(stack.data, BUCKET, FOLDER)
+    mirror = os.path.join(stack.data, ".s3-auth-proxy", "etags", BUCKET, FOLDER)
     os.makedirs(folder)
+    os.makedirs(mirror, exist_ok=True)
     for i in range(count):
-        with open(os.path.join(folder, f"object-{i:06d}.bin"), "wb") as f:
-            f.write(b"x" * (100 + i % 900))
+        name = f"object-{i:06d}.bin"
+        body = b"x" * (100 + i % 900)
+        with open(os.path.join(folder, name), "wb") as f:
+            f.write(body)
+        if records:
+            st = os.stat(os.path.join(folder, name))
+            record = "%s.%s.%x-%x" % (hashlib.sha256(name.encode()).hexdigest()[:16],
+                                      hashlib.md5(body).hexdigest(), int(st.st_mtime), len(body))
+            open(os.path.join(mirror, record), "wb").close()
 
 
 def signed_get(port, path, query):
@@ -168,6 +180,9 @@ def list_through_proxy(stack, page):
         total += seconds
         pages += 1
         keys += body.count(b"<Key>")
+        # The ETags are the records' MD5s, not nginx's "<mtime>-<size>": the records were read.
+        if body.count(b"<ETag>&quot;") != len(re.findall(rb"<ETag>&quot;[0-9a-f]{32}&quot;", body)):
+            raise SystemExit("a listed ETag is not a recorded MD5")
         found = re.search(rb"<NextContinuationToken>([^<]+)</NextContinuationToken>", body)
         if not found:
             break

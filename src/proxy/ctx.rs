@@ -33,6 +33,18 @@ pub struct RequestCtx {
     pub store_op: Option<BucketOp>,
     /// An UploadPart to a plain store: where the part is staged.
     pub staged_part: Option<super::staged_part::StagedPart>,
+    /// A PUT to a plain store: the modification time the proxy gave it (its `Date`) and its
+    /// length, for its ETag record (`store::etags`).
+    pub put_stamp: Option<PutStamp>,
+}
+
+/// What the proxy knows of an object a plain store is writing.
+#[derive(Debug, Clone, Copy)]
+pub struct PutStamp {
+    /// Seconds since the Unix epoch, as nginx will list it.
+    pub mtime: i64,
+    /// Its length, when the upstream head says it.
+    pub size: Option<u64>,
 }
 
 impl RequestCtx {
@@ -47,6 +59,7 @@ impl RequestCtx {
             reply: Reply::new(new_request_id()),
             store_op: None,
             staged_part: None,
+            put_stamp: None,
         }
     }
 }

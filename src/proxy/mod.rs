@@ -47,6 +47,7 @@ use crate::request::{self, is_form_upload, S3Request, Target};
 use crate::store::bucket::{self as store_bucket, OpContext};
 use crate::store::multipart::MultipartOp;
 use crate::store::BucketOp;
+use crate::store::{etags, Store};
 use form_upload::FormUpload;
 use staged_part::StagedPart;
 use store_client::PlainStore;
@@ -65,6 +66,8 @@ pub struct AuthProxy {
     metrics: Arc<Metrics>,
     /// Pooled connections for the requests the proxy makes itself (`store_client`).
     connector: Connector,
+    /// A plain store's ETag records read lately (`store::etags`).
+    records: crate::store::etags::RecordsCache,
 }
 
 impl AuthProxy {
@@ -82,6 +85,7 @@ impl AuthProxy {
             lifecycle,
             metrics,
             connector: Connector::new(None),
+            records: crate::store::etags::RecordsCache::default(),
         }
     }
 
@@ -319,6 +323,7 @@ impl AuthProxy {
             now,
             multipart_expiry: self.backend.upstream.multipart_expiry,
             body,
+            records: &self.records,
         };
         ctx.upstream_started = Some(Instant::now());
         if let BucketOp::Multipart(MultipartOp::Complete { .. }) = op {
@@ -448,6 +453,29 @@ impl AuthProxy {
         auth::authorize(self.credentials.as_ref(), access_key, &needs)
     }
 
+    /// An object the backend stored: record its ETag (the payload's MD5) for listings. A
+    /// failure costs only the record (listings show nginx's ETag): logged, not answered.
+    async fn record_etag(&self, ctx: &RequestCtx) {
+        let (Some(md5), Some(access_key), Some(target), Some(stamp)) = (
+            &ctx.body.md5,
+            &ctx.identity.access_key,
+            &ctx.identity.target,
+            ctx.put_stamp,
+        ) else {
+            return;
+        };
+        let Some(size) = stamp.size else { return };
+        let Some(path) = etags::record_path(&target.bucket, &target.key, md5, stamp.mtime, size)
+        else {
+            return;
+        };
+        let store = self.plain_store(access_key);
+        if let Err(err) = store.write_file(&path, Bytes::new()).await {
+            tracing::warn!(path, "could not record an object's ETag: {err}");
+        }
+        self.records.forget(&target.bucket, &target.key);
+    }
+
     /// A part the backend stored: give it the name that records its MD5.
     async fn commit_part(&self, part: &StagedPart, ctx: &RequestCtx) -> Result<(), S3Error> {
         let (Some(md5), Some(access_key)) = (&ctx.body.md5, &ctx.identity.access_key) else {
@@ -561,6 +589,9 @@ impl ProxyHttp for AuthProxy {
             access_key,
             ctx.body.decoded_length,
         )?;
+        if self.backend.is_plain_store() && upstream.method == http::Method::PUT {
+            ctx.put_stamp = Some(stamp_put(upstream)?);
+        }
         if let Some(part) = &ctx.staged_part {
             let path = part.upstream_path();
             upstream.set_uri(
@@ -619,6 +650,8 @@ impl ProxyHttp for AuthProxy {
             if let Err(err) = self.commit_part(part, ctx).await {
                 mapping = AnswerMapping::Error(err);
             }
+        } else if matches!(mapping, AnswerMapping::PutStored) {
+            self.record_etag(ctx).await;
         }
         match mapping {
             AnswerMapping::Unchanged => {}
@@ -715,6 +748,23 @@ impl ProxyHttp for AuthProxy {
         let req = session.req_header();
         format!("{} {}", req.method, req.uri.path())
     }
+}
+
+/// Give a PUT to a plain store the proxy's time as its `Date`, which nginx's WebDAV PUT makes
+/// the file's modification time (a client's own `Date` would otherwise set it), and note it
+/// with the length the backend is told.
+fn stamp_put(upstream: &mut RequestHeader) -> Result<ctx::PutStamp> {
+    let now = SystemTime::now();
+    upstream.insert_header(header::DATE, httpdate::fmt_http_date(now))?;
+    let mtime = now
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let size = upstream
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok());
+    Ok(ctx::PutStamp { mtime, size })
 }
 
 /// The S3 error of a failure Pingora reports (no body error was kept).

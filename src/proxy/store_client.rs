@@ -144,10 +144,15 @@ impl PlainStore<'_> {
         sources: &[String],
         destination: &str,
         length: u64,
+        mtime: i64,
     ) -> Result<(), S3Error> {
         let failed = |_| S3Error::backend_failed();
         let mut head = self.head("PUT", &file_path(destination))?;
         head.insert_header(header::CONTENT_LENGTH, length.to_string())
+            .map_err(|_| S3Error::internal())?;
+        // nginx's WebDAV PUT takes the file's modification time from `Date`.
+        let date = std::time::UNIX_EPOCH + std::time::Duration::from_secs(mtime.max(0) as u64);
+        head.insert_header(header::DATE, httpdate::fmt_http_date(date))
             .map_err(|_| S3Error::internal())?;
         // A fresh connection: a body this long cannot be sent again on a retry.
         let (mut put, _, _) = connect(self.backend, &Connector::new(None)).await?;
@@ -439,7 +444,9 @@ impl Store for PlainStore<'_> {
         sources: &[String],
         destination: &str,
         length: u64,
+        mtime: i64,
     ) -> Result<(), S3Error> {
-        self.put_concatenation(sources, destination, length).await
+        self.put_concatenation(sources, destination, length, mtime)
+            .await
     }
 }

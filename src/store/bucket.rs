@@ -203,6 +203,8 @@ pub struct OpContext<'a> {
     pub multipart_expiry: std::time::Duration,
     /// The verified request body (empty for most).
     pub body: bytes::Bytes,
+    /// Recently read ETag records (`etags`).
+    pub records: &'a super::etags::RecordsCache,
 }
 
 /// Run a bucket operation against the store.
@@ -216,7 +218,14 @@ pub async fn run(
         BucketOp::ListBuckets => list_buckets(store, cx.max_folder_index).await,
         BucketOp::ListObjects(params) => {
             let mut page = Page::new(params)?;
-            fill_page(store, cx.bucket, &mut page, cx.max_folder_index).await?;
+            fill_page(
+                store,
+                cx.bucket,
+                &mut page,
+                cx.max_folder_index,
+                Some(cx.records),
+            )
+            .await?;
             Ok(StoreAnswer::xml(xml::list_bucket_result(
                 cx.bucket, params, &page,
             )))
@@ -240,6 +249,7 @@ pub async fn run(
                 expiry: cx.multipart_expiry,
                 max_folder_index: cx.max_folder_index,
                 body: cx.body.clone(),
+                records: cx.records,
             };
             multipart_run::run(op, store, &mcx).await
         }
@@ -323,7 +333,8 @@ async fn delete_bucket(
         ..ListParams::parse(&crate::request::Query::default())?
     };
     let mut page = Page::new(&params)?;
-    fill_page(store, bucket, &mut page, limit).await?;
+    // Emptiness only: no ETag records are read.
+    fill_page(store, bucket, &mut page, limit, None).await?;
     if !page.items.is_empty() {
         return Err(S3Error::new(
             S3ErrorCode::BucketNotEmpty,
@@ -331,9 +342,12 @@ async fn delete_bucket(
         ));
     }
     store.delete_folder(&format!("{bucket}/")).await?;
-    // Its multipart uploads in progress go with it, as in S3.
+    // Its multipart uploads in progress go with it, as in S3, and its ETag records.
     store
         .delete_folder(&super::multipart::uploads_folder(bucket))
+        .await?;
+    store
+        .delete_folder(&super::etags::bucket_records(bucket))
         .await?;
     Ok(StoreAnswer::empty(204))
 }

@@ -50,8 +50,14 @@ impl FakeStore {
         paths.insert(path.to_string());
     }
 
+    /// The folder indexes read since the last call, but the ETag records' (`etags`).
     pub fn reads(&self) -> Vec<String> {
-        std::mem::take(&mut self.indexes_read.lock().unwrap())
+        let reads = std::mem::take(&mut *self.indexes_read.lock().unwrap());
+        let records = format!("{}/etags/", super::RESERVED_SEGMENT);
+        reads
+            .into_iter()
+            .filter(|r| !r.starts_with(&records))
+            .collect()
     }
 
     pub fn add_with(&self, path: &str, bytes: &[u8]) {
@@ -230,6 +236,7 @@ impl Store for FakeStore {
         sources: &[String],
         destination: &str,
         length: u64,
+        mtime: i64,
     ) -> Result<(), S3Error> {
         let mut whole = Vec::new();
         for source in sources {
@@ -242,6 +249,10 @@ impl Store for FakeStore {
             return Err(S3Error::backend_failed());
         }
         self.put(destination, &whole);
+        self.mtimes
+            .lock()
+            .unwrap()
+            .insert(destination.to_string(), mtime);
         Ok(())
     }
 

@@ -17,6 +17,7 @@
 //! `proxy::store_client` and by an in-memory fake in the tests here.
 
 pub mod bucket;
+pub mod etags;
 #[cfg(test)]
 mod fake;
 pub mod index;
@@ -61,12 +62,14 @@ pub trait Store: Send + Sync {
 
     /// Write `destination` as the concatenation of the files `sources`, `length` bytes in
     /// all, so that it appears whole or not at all: a source that is missing (`NoSuchKey`)
-    /// or of another length than its share leaves `destination` as it was.
+    /// or of another length than its share leaves `destination` as it was. Its modification
+    /// time is `mtime` (seconds).
     async fn concatenate(
         &self,
         sources: &[String],
         destination: &str,
         length: u64,
+        mtime: i64,
     ) -> Result<(), S3Error>;
 
     /// Delete a file, never a folder: `false` when there is no file of that name (nothing, or

@@ -7,6 +7,9 @@
 //! current key, and the bytes of the store's answers it holds stay within one budget
 //! (`limits.max_folder_index`); a folder beyond it is refused, never read whole.
 
+use std::sync::Arc;
+
+use super::etags::{records_folder, Records, RecordsCache};
 use super::index::{Entry, EntryKind};
 use super::listing::{FolderStep, ObjectItem, Offer, Page};
 use super::{folder_too_large, Fetched, Store};
@@ -17,15 +20,26 @@ struct Frame {
     /// The key prefix of its entries: `""` for the bucket, `a/b/` below.
     path: String,
     entries: std::vec::IntoIter<Entry>,
-    /// The bytes of the store's answer it stands for.
+    /// The bytes of the store's answers it stands for.
     bytes: usize,
+    /// The ETag records of its files (`etags`).
+    records: Arc<Records>,
 }
+
+/// The most stale ETag records one listing deletes.
+const MAX_STALE_DELETED: usize = 100;
 
 struct Walker<'a> {
     store: &'a dyn Store,
     bucket: &'a str,
     limit: usize,
     held: usize,
+    /// Where ETag records are read from, if they are (not for DeleteBucket's emptiness check).
+    records: Option<&'a RecordsCache>,
+    /// Stale ETag records seen (paths), and record folders too large to read, to delete once
+    /// the page is filled.
+    stale: Vec<String>,
+    oversized: Vec<String>,
 }
 
 /// The bucket does not exist.
@@ -36,12 +50,14 @@ pub fn no_such_bucket() -> S3Error {
     )
 }
 
-/// Fill `page` with the keys of `bucket`.
+/// Fill `page` with the keys of `bucket`, their ETags from the records when `records` is
+/// given (`etags`).
 pub async fn fill_page(
     store: &dyn Store,
     bucket: &str,
     page: &mut Page,
     limit: usize,
+    records: Option<&RecordsCache>,
 ) -> Result<(), S3Error> {
     let prefix = page.prefix();
     let start_folder = prefix[..prefix.rfind('/').map_or(0, |i| i + 1)].to_string();
@@ -50,8 +66,18 @@ pub async fn fill_page(
         bucket,
         limit,
         held: 0,
+        records,
+        stale: Vec::new(),
+        oversized: Vec::new(),
     };
-    let Some(first) = walker.fetch(&start_folder).await? else {
+    walk(&mut walker, &start_folder, page).await?;
+    walker.clean_records().await;
+    Ok(())
+}
+
+async fn walk(walker: &mut Walker<'_>, start_folder: &str, page: &mut Page) -> Result<(), S3Error> {
+    let (store, bucket) = (walker.store, walker.bucket);
+    let Some(first) = walker.fetch(start_folder, true).await? else {
         let bucket_exists =
             !start_folder.is_empty() && store.folder_exists(&format!("{bucket}/")).await?;
         return if bucket_exists {
@@ -70,7 +96,10 @@ pub async fn fill_page(
         let path = format!("{}{}", frame.path, entry.name);
         let offer = match entry.kind {
             EntryKind::File => page.offer_object(ObjectItem {
-                etag: entry.etag(),
+                etag: frame
+                    .records
+                    .etag_of(&entry)
+                    .unwrap_or_else(|| entry.etag()),
                 key: path,
                 size: entry.size,
                 mtime: entry.mtime,
@@ -80,7 +109,7 @@ pub async fn fill_page(
                 match page.folder_step(&folder) {
                     FolderStep::Skip => Offer::More,
                     FolderStep::Descend => {
-                        stack.extend(walker.fetch(&folder).await?);
+                        stack.extend(walker.fetch(&folder, true).await?);
                         Offer::More
                     }
                     FolderStep::RollUp(common) if walker.holds_key(&folder).await? => {
@@ -98,8 +127,9 @@ pub async fn fill_page(
 }
 
 impl Walker<'_> {
-    /// Read the folder at key prefix `path` within what is left of the budget.
-    async fn fetch(&mut self, path: &str) -> Result<Option<Frame>, S3Error> {
+    /// Read the folder at key prefix `path` within what is left of the budget, and its ETag
+    /// records when `with_records`.
+    async fn fetch(&mut self, path: &str, with_records: bool) -> Result<Option<Frame>, S3Error> {
         let folder = format!("{}/{path}", self.bucket);
         let budget = self.limit.saturating_sub(self.held);
         let (index, bytes) = match self.store.index(&folder, budget).await? {
@@ -107,12 +137,69 @@ impl Walker<'_> {
             Fetched::Index(index, bytes) if bytes <= budget => (index, bytes),
             _ => return Err(folder_too_large(&folder, self.limit)),
         };
+        let records = match (with_records, self.records) {
+            (true, Some(cache)) => self.records_of(cache, path, &index, budget - bytes).await?,
+            _ => Arc::default(),
+        };
         self.held += bytes;
         Ok(Some(Frame {
             path: path.to_string(),
             entries: index.entries.into_iter(),
             bytes,
+            records,
         }))
+    }
+
+    /// The ETag records of the folder at `path` (whose `index` was just read): the cached set,
+    /// else read within `budget`, its stale records noted for deletion.
+    async fn records_of(
+        &mut self,
+        cache: &RecordsCache,
+        path: &str,
+        index: &super::Index,
+        budget: usize,
+    ) -> Result<Arc<Records>, S3Error> {
+        let mirror = records_folder(self.bucket, path);
+        if let Some(records) = cache.get(&mirror) {
+            return Ok(records);
+        }
+        let records = match self.store.index(&mirror, budget).await? {
+            Fetched::Index(found, size) if size <= budget => {
+                let records = Records::from_index(&found);
+                let room = MAX_STALE_DELETED.saturating_sub(self.stale.len());
+                let stale = records.stale(&index.entries);
+                self.stale
+                    .extend(stale.into_iter().take(room).map(|f| format!("{mirror}{f}")));
+                records
+            }
+            Fetched::Missing => Records::default(),
+            // Records are hints: a mirror grown past the budget goes whole.
+            _ => {
+                self.oversized.push(mirror.clone());
+                Records::default()
+            }
+        };
+        let records = Arc::new(records);
+        cache.insert(mirror, Arc::clone(&records));
+        Ok(records)
+    }
+
+    /// Delete the stale records and oversized record folders this listing saw. Failures are
+    /// logged: the records stay hints either way.
+    async fn clean_records(&mut self) {
+        for file in std::mem::take(&mut self.stale) {
+            if let Err(err) = self.store.delete_file(&file).await {
+                tracing::debug!(file, "could not delete a stale ETag record: {err}");
+            }
+        }
+        for folder in std::mem::take(&mut self.oversized) {
+            if let Err(err) = self.store.delete_folder(&folder).await {
+                tracing::warn!(
+                    folder,
+                    "could not delete an oversized ETag record folder: {err}"
+                );
+            }
+        }
     }
 
     /// Whether any key lies under the folder at `path` (empty folders, which a store keeps
@@ -123,7 +210,7 @@ impl Walker<'_> {
         let mut pending = vec![path.to_string()];
         let mut found = false;
         while let Some(folder) = pending.pop() {
-            let Some(frame) = self.fetch(&folder).await? else {
+            let Some(frame) = self.fetch(&folder, false).await? else {
                 continue;
             };
             found = frame

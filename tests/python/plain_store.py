@@ -250,6 +250,41 @@ def test_copy_object():
     assert os.listdir(staging) == [], os.listdir(staging)
 
 
+def test_listing_etags_are_the_md5s_the_proxy_recorded():
+    import datetime
+    import hashlib
+    s3 = client()
+    s3.create_bucket(Bucket="etags")
+    s3.put_object(Bucket="etags", Key="d/one", Body=b"first")
+    listed = s3.list_objects_v2(Bucket="etags")["Contents"]
+    assert [(o["Key"], o["ETag"]) for o in listed] == [
+        ("d/one", '"%s"' % hashlib.md5(b"first").hexdigest())], listed
+    # Overwritten: the new MD5; the old record is stale and the listing removes it.
+    s3.put_object(Bucket="etags", Key="d/one", Body=b"second!")
+    listed = s3.list_objects_v2(Bucket="etags")["Contents"]
+    assert listed[0]["ETag"] == '"%s"' % hashlib.md5(b"second!").hexdigest(), listed
+    records = os.path.join(NGINX_ROOT, ".s3-auth-proxy", "etags", "etags", "d")
+    assert len(os.listdir(records)) == 1, os.listdir(records)
+    # Written behind the proxy's back: nginx's ETag, never a wrong MD5.
+    path = os.path.join(NGINX_ROOT, "etags", "d", "one")
+    with open(path, "wb") as f:
+        f.write(b"changed")  # the same size, a later time
+    stat = os.stat(path)
+    os.utime(path, (stat.st_atime, stat.st_mtime + 2))
+    listed = s3.list_objects_v2(Bucket="etags")["Contents"]
+    assert "-" in listed[0]["ETag"], listed
+    # A client's own Date never becomes the object's LastModified: the proxy gives its own.
+    def old_date(request, **_):
+        request.headers["Date"] = "Sat, 01 Jan 2000 00:00:00 GMT"
+    s3.meta.events.register("before-sign.s3.PutObject", old_date)
+    s3.put_object(Bucket="etags", Key="dated", Body=b"x")
+    s3.meta.events.unregister("before-sign.s3.PutObject", old_date)
+    head = s3.head_object(Bucket="etags", Key="dated")
+    age = datetime.datetime.now(datetime.timezone.utc) - head["LastModified"]
+    assert age < datetime.timedelta(minutes=5), head["LastModified"]
+
+
 if __name__ == "__main__":
     run([test_list_objects_v2_pages, test_list_objects_v1_markers, test_buckets_and_queries,
-         test_list_object_versions, test_delete_objects, test_copy_object])
+         test_list_object_versions, test_delete_objects, test_copy_object,
+         test_listing_etags_are_the_md5s_the_proxy_recorded])

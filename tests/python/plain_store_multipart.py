@@ -74,8 +74,8 @@ def test_upload_file_30_mib_at_the_defaults():
     assert got == data
     # The parts are gone; the staging area is never listed.
     assert not os.path.isdir(STAGING) or os.listdir(STAGING) == [], os.listdir(STAGING)
-    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]]
-    assert keys == ["big/thirty.bin"], keys
+    listed = s3.list_objects_v2(Bucket=BUCKET)["Contents"]
+    assert [(o["Key"], o["ETag"]) for o in listed] == [("big/thirty.bin", etags[0])], listed
 
 
 def test_low_level_calls_and_listings():

@@ -28,6 +28,7 @@ fn run_op(store: &FakeStore, method: &str, target: &str) -> Result<StoreAnswer, 
         now: 0,
         multipart_expiry: std::time::Duration::from_secs(60),
         body: bytes::Bytes::new(),
+        records: &crate::store::etags::RecordsCache::default(),
     };
     tokio::runtime::Builder::new_current_thread()
         .build()

@@ -14,6 +14,7 @@ use super::{
 };
 use crate::error::{S3Error, S3ErrorCode};
 use crate::store::bucket::StoreAnswer;
+use crate::store::etags::record_path;
 use crate::store::walk::no_such_bucket;
 use crate::store::{folder_too_large, EntryKind, Fetched, Store};
 
@@ -39,6 +40,8 @@ pub struct MultipartContext<'a> {
     pub max_folder_index: usize,
     /// The verified request body (CompleteMultipartUpload's list of parts).
     pub body: Bytes,
+    /// Recently read ETag records, to forget a folder's when Complete records one there.
+    pub records: &'a crate::store::etags::RecordsCache,
 }
 
 /// Run a multipart operation (any but UploadPart) against the store.
@@ -187,7 +190,7 @@ async fn complete(
         .collect();
     let destination = format!("{}/{}", cx.bucket, cx.key);
     store
-        .concatenate(&sources, &destination, completion.length)
+        .concatenate(&sources, &destination, completion.length, cx.now)
         .await
         .map_err(|err| match err.code {
             // A part vanished midway: an Abort (or expiry) won the race.
@@ -196,6 +199,13 @@ async fn complete(
         })?;
     if let Err(err) = store.delete_folder(&folder).await {
         tracing::warn!(folder, "could not delete a completed upload's parts: {err}");
+    }
+    let etag = completion.etag.trim_matches('"');
+    if let Some(record) = record_path(cx.bucket, cx.key, etag, cx.now, completion.length) {
+        if let Err(err) = store.write_file(&record, Bytes::new()).await {
+            tracing::warn!(record, "could not record a completed object's ETag: {err}");
+        }
+        cx.records.forget(cx.bucket, cx.key);
     }
     let location = format!("/{}/{}", cx.bucket, cx.key);
     Ok(StoreAnswer::xml(xml::complete_result(

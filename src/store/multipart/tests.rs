@@ -309,8 +309,12 @@ fn context<'a>(key: &'a str, now: i64, body: &str) -> MultipartContext<'a> {
         expiry: Duration::from_secs(3600),
         max_folder_index: 1 << 20,
         body: Bytes::from(body.to_string()),
+        records: &CACHE,
     }
 }
+
+static CACHE: std::sync::LazyLock<crate::store::etags::RecordsCache> =
+    std::sync::LazyLock::new(Default::default);
 
 async fn create(store: &FakeStore, key: &str) -> UploadId {
     let answer = run(

@@ -15,7 +15,7 @@ fn run<F: std::future::Future>(f: F) -> F::Output {
 fn list(store: &FakeStore, query: &str, limit: usize) -> Result<Vec<String>, S3Error> {
     let params = ListParams::parse(&Query::parse(query).unwrap()).unwrap();
     let mut page = Page::new(&params).unwrap();
-    run(fill_page(store, "bkt", &mut page, limit))?;
+    run(fill_page(store, "bkt", &mut page, limit, None))?;
     let mut names: Vec<String> = page
         .items
         .iter()
@@ -146,4 +146,42 @@ fn the_memory_budget_covers_the_folders_on_the_way_down() {
     let limit = 2 + 7 * ENTRY_BYTES + 2 + 3 * ENTRY_BYTES + 2 + ENTRY_BYTES;
     assert!(list(&store, "list-type=2", limit).is_ok());
     assert!(list(&store, "list-type=2", limit - 1).is_err());
+}
+
+#[test]
+fn recorded_etags_replace_nginxs_and_stale_records_go() {
+    use crate::store::etags::record_path;
+    let md5 = "5d41402abc4b2a76b9719d911017c592";
+    let store = FakeStore::default();
+    store.put("bkt/a/hello", b"hello");
+    store.put("bkt/a/other", b"12");
+    let current = record_path("bkt", "a/hello", md5, 1_700_000_000, 5).unwrap();
+    let overwritten = record_path("bkt", "a/hello", md5, 1_600_000_000, 5).unwrap();
+    let deleted = record_path("bkt", "a/gone", md5, 1_700_000_000, 5).unwrap();
+    for record in [&current, &overwritten, &deleted] {
+        store.put(record, b"");
+    }
+    let params = ListParams::parse(&Query::parse("list-type=2").unwrap()).unwrap();
+    let mut page = Page::new(&params).unwrap();
+    let cache = crate::store::etags::RecordsCache::default();
+    run(fill_page(&store, "bkt", &mut page, LIMIT, Some(&cache))).unwrap();
+    let etags: Vec<(String, String)> = page
+        .items
+        .iter()
+        .filter_map(|i| match i {
+            Item::Object(o) => Some((o.key.clone(), o.etag.clone())),
+            Item::Prefix(_) => None,
+        })
+        .collect();
+    let nginx_etag = format!("\"{:x}-{:x}\"", 1_700_000_000, 2);
+    assert_eq!(
+        etags,
+        vec![
+            ("a/hello".to_string(), format!("\"{md5}\"")),
+            ("a/other".to_string(), nginx_etag),
+        ]
+    );
+    // The records no listed file matches were deleted; the current one stays.
+    assert!(store.has(&current));
+    assert!(!store.has(&overwritten) && !store.has(&deleted));
 }
