@@ -134,6 +134,11 @@ pub struct UpstreamConfig {
     /// answered 200 at once, kept alive with a space this often, and ends with its result or
     /// error document, as S3 does (clients' read timeouts would otherwise cut long copies).
     pub complete_keepalive: Duration,
+    /// How long an idle backend connection is kept for the next request: shorter than the
+    /// backend's own keepalive (nginx's `keepalive_timeout`, 75 s by default), so the proxy
+    /// closes an idle connection before the backend does and seldom meets one gone stale.
+    /// 0 = a new connection for every request.
+    pub pool_idle_timeout: Duration,
 }
 
 /// `[auth]`, beyond what [`AuthSettings`] holds.
