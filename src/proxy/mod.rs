@@ -577,7 +577,8 @@ impl ProxyHttp for AuthProxy {
         upstream: &mut RequestHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
-        // Runs once per attempt: a retry replays the body from the start, so the check must too.
+        // Runs once per attempt: a retry replays the body from the start, so the check must too
+        // (tests/upstream_faults.rs: a PUT retried after a stale connection, half-way included).
         if let Some(check) = ctx.body.check.as_mut() {
             check.reset();
         }
