@@ -245,6 +245,13 @@ fn assert_not_stored(nginx: &Nginx, key: &str) {
     );
 }
 
+/// The proxy survived: nothing in its log says a thread panicked.
+#[track_caller]
+fn assert_no_panic(proxy: &Proxy) {
+    let log = proxy.log();
+    assert!(!log.contains("panicked"), "the proxy panicked:\n{log}");
+}
+
 #[track_caller]
 fn assert_within(started: Instant, limit: Duration) {
     let took = started.elapsed();
@@ -289,6 +296,7 @@ fn a_large_signed_put_after_the_pool_went_stale_is_stored() {
         answer.assert_success();
         assert_stored(&nginx, &key, &data);
     }
+    assert_no_panic(&proxy);
 }
 
 #[test]
@@ -361,6 +369,7 @@ fn a_put_retried_half_way_is_verified_from_the_start() {
         "the first attempt used the stale connection"
     );
     assert_not_stored(&nginx, "tampered");
+    assert_no_panic(&proxy);
 }
 
 /// A small aws-chunked upload retried from Pingora's buffer: its chunk signatures are checked
@@ -445,6 +454,7 @@ fn a_stopped_backend_is_a_503_at_once() {
     assert_within(started, Duration::from_secs(2));
     nginx.restart();
     proxy.send(&signed_get(&proxy, "warm")).assert_success();
+    assert_no_panic(&proxy);
 }
 
 /// A backend whose connections are never accepted (its accept queue is full, so the kernel drops
@@ -461,6 +471,7 @@ fn an_unreachable_backend_is_a_503_within_the_connect_timeout() {
     answer.assert_s3_error(503, "ServiceUnavailable");
     assert!(started.elapsed() >= Duration::from_millis(900));
     assert_within(started, Duration::from_secs(3));
+    assert_no_panic(&proxy);
 }
 
 /// A listener that never accepts, with its accept queue filled: further connects hang.
@@ -520,6 +531,7 @@ fn a_stalled_backend_is_a_504_after_the_read_timeout() {
     if let Some(stored) = nginx.stored("bucket/stalled") {
         assert!(stored == data, "a PUT answered 504 stored other bytes");
     }
+    assert_no_panic(&proxy);
 }
 
 /// The backend connection is reset half-way through an upload: the client gets an error,
@@ -545,6 +557,7 @@ fn an_upload_reset_half_way_is_an_error_and_nothing_is_stored() {
         assert_not_stored(&nginx, key);
     }
     nginx.assert_no_partial_upload_left();
+    assert_no_panic(&proxy);
 }
 
 // ---------------------------------------------------------------------------------------------
