@@ -399,6 +399,32 @@ fn a_small_aws_chunked_put_on_a_stale_connection_is_verified_again() {
     assert_not_stored(&nginx, "tampered-chunked");
 }
 
+/// With `upstream.pool_idle_timeout` shorter than the time the pool sat idle, the next request
+/// never meets the connection that went stale meanwhile: the proxy had closed it already.
+#[test]
+fn pooled_connections_are_closed_after_the_pool_idle_timeout() {
+    let nginx = Nginx::start();
+    let relay = Relay::start(nginx.addr());
+    let options = ProxyOptions::default().with_upstream_setting("pool_idle_timeout = \"500ms\"");
+    let proxy = Proxy::start_in_front_of(relay.addr, "http", options);
+    fill_the_pool(&proxy);
+    std::thread::sleep(Duration::from_millis(1500));
+    relay.sever();
+    let accepted = relay.accepted();
+    let data = patterned_bytes(20 * KIB);
+    proxy
+        .send(&signed_put(&proxy, "after-idle", data.clone()))
+        .assert_success();
+    assert_stored(&nginx, "after-idle", &data);
+    assert_eq!(
+        relay.swallowed(),
+        0,
+        "no request went on a stale connection"
+    );
+    // The PUT, and the ETag record the proxy writes beside the object.
+    assert!(relay.accepted() > accepted, "new connections");
+}
+
 /// nginx closes idle connections after 1 s; after 1.5 s idle, uploads of every size and reads
 /// still succeed.
 #[test]

@@ -316,6 +316,8 @@ region = "us-east-1"
         assert_eq!(c.auth.secrets_file, dir.path().join("secrets.toml"));
         assert_eq!(c.server.shutdown_grace, Duration::from_secs(25));
         assert_eq!(c.limits.max_chunk_size, 16 * 1024 * 1024);
+        // Below nginx's default keepalive_timeout (75 s).
+        assert_eq!(c.upstream.pool_idle_timeout, Duration::from_secs(30));
     }
 
     #[test]
