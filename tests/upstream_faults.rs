@@ -336,6 +336,33 @@ fn a_small_put_on_a_stale_connection_is_retried_and_verified_again() {
     );
 }
 
+/// A GET and a DELETE have no body to replay: retried on a new connection, answered as usual.
+#[test]
+fn reads_and_deletes_on_a_stale_connection_are_retried() {
+    let (nginx, relay, proxy) = nginx_relay_proxy();
+    fill_the_pool(&proxy);
+    relay.sever();
+    let got = proxy.send(&signed_get(&proxy, "warm"));
+    got.assert_success();
+    assert_eq!(got.body, b"warm");
+    assert!(
+        relay.swallowed() > 0,
+        "the first attempt used the stale connection"
+    );
+
+    fill_the_pool(&proxy);
+    relay.sever();
+    let swallowed = relay.swallowed();
+    let mut delete = proxy.request("DELETE", "/bucket/warm");
+    Signer::default().sign(&mut delete, Payload::Hashed);
+    assert_eq!(proxy.send(&delete).status, 204);
+    assert!(
+        relay.swallowed() > swallowed,
+        "the first attempt used the stale connection"
+    );
+    assert_not_stored(&nginx, "warm");
+}
+
 /// The first attempt dies on the stale connection half-way through the body; the retry
 /// replays the buffered half and reads the rest from the client. Both halves go through the
 /// reset verifier: the right body is stored byte-exact, a tampered one is refused and nothing
