@@ -155,13 +155,30 @@ impl Nginx {
         self.dir.path().join("client_body_temp")
     }
 
-    /// Every file under the root, as (path relative to the root with `/` separators, contents),
-    /// sorted by path. For a path-style request `/bucket/key` the path is `bucket/key`.
+    /// Every object file under the root, as (path relative to the root with `/` separators,
+    /// contents), sorted by path. For a path-style request `/bucket/key` the path is
+    /// `bucket/key`. The proxy's own files under the reserved `/.s3-auth-proxy/` (ETag records,
+    /// staged parts and copies) are no objects and are left out: tests of those look there
+    /// themselves ([`Nginx::reserved_files`]).
     pub fn stored_files(&self) -> Vec<(String, Vec<u8>)> {
         let mut files = Vec::new();
         collect_files(&self.root(), "", &mut files);
+        files.retain(|(path, _)| !path.starts_with(".s3-auth-proxy/"));
         files.sort();
         files
+    }
+
+    /// The proxy's own files under `/.s3-auth-proxy/`, relative to the root, sorted.
+    pub fn reserved_files(&self) -> Vec<String> {
+        let mut files = Vec::new();
+        collect_files(&self.root(), "", &mut files);
+        let mut paths: Vec<String> = files
+            .into_iter()
+            .map(|(path, _)| path)
+            .filter(|path| path.starts_with(".s3-auth-proxy/"))
+            .collect();
+        paths.sort();
+        paths
     }
 
     /// The contents of one stored file, if it exists.
