@@ -130,8 +130,12 @@ fn serve(config: Config) -> ExitCode {
 
 /// Logs go to stderr at `log.level` (`RUST_LOG` wins when set), as text or JSON.
 fn init_logging(level: &str, format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    // Pingora's connection pool logs "failed to acquire reusable stream" as an ERROR when it
+    // loses a race with its own idle watcher and opens a new connection (nothing failed; the
+    // module logs nothing else above debug but one warning): silenced unless `RUST_LOG` asks.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new(format!("{level},pingora_core::connectors=off"))
+    });
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))

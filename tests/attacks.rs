@@ -120,6 +120,14 @@ fn untampered_signed_puts_are_stored() {
             ("bucket/small".to_string(), small),
         ]
     );
+    // Beside them, the proxy's ETag record of each (store::etags): the payload's MD5.
+    let records = nginx.reserved_files();
+    assert_eq!(records.len(), 3, "{records:?}");
+    assert!(records
+        .iter()
+        .all(|r| r.starts_with(".s3-auth-proxy/etags/bucket/")));
+    let empty_md5 = "d41d8cd98f00b204e9800998ecf8427e";
+    assert!(records.iter().any(|r| r.contains(empty_md5)), "{records:?}");
 }
 
 #[test]

@@ -224,12 +224,14 @@ impl Bench {
     }
 
     /// Files (with bytes) and folders under the root; s3s-fs's own bookkeeping files (at the
-    /// root, named `.bucket-…`/`.upload-…`) are not objects.
+    /// root, named `.bucket-…`/`.upload-…`) and the proxy's reserved `.s3-auth-proxy/` (a
+    /// plain store's ETag records and staging) are not objects.
     fn snapshot(&self) -> BTreeMap<PathBuf, Option<Vec<u8>>> {
         let mut all = BTreeMap::new();
         walk(&self.root, &self.root, &mut all);
         all.retain(|path, _| {
-            !(path.components().count() == 1 && path.to_string_lossy().starts_with('.'))
+            let first = path.components().next();
+            !first.is_some_and(|c| c.as_os_str().to_string_lossy().starts_with('.'))
         });
         all
     }

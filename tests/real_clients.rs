@@ -324,7 +324,7 @@ async fn the_sdk_deletes_a_missing_object_without_error() {
 }
 
 #[tokio::test]
-async fn the_sdk_lists_an_http_backend_and_is_told_versions_are_not_implemented() {
+async fn the_sdk_lists_an_http_backend_and_its_one_version_per_key() {
     let (nginx, proxy) = nginx_and_proxy_with(ProxyOptions::default());
     let client = sdk_client(&proxy);
     nginx.put_file("bucket/a/x", b"x");
@@ -339,12 +339,38 @@ async fn the_sdk_lists_an_http_backend_and_is_told_versions_are_not_implemented(
     let keys: Vec<&str> = listed.contents().iter().filter_map(|o| o.key()).collect();
     assert_eq!(keys, ["a-b", "a/x"]);
 
-    let error = client
+    let versions = client
         .list_object_versions()
         .bucket("bucket")
         .send()
         .await
-        .expect_err("versions on kind = http");
+        .expect("versions on kind = http");
+    let listed: Vec<(&str, &str, bool)> = versions
+        .versions()
+        .iter()
+        .map(|v| {
+            (
+                v.key().unwrap_or_default(),
+                v.version_id().unwrap_or_default(),
+                v.is_latest().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(listed, [("a-b", "null", true), ("a/x", "null", true)]);
+    assert!(versions.delete_markers().is_empty());
+
+    // A configuration write the store cannot keep stays NotImplemented.
+    let error = client
+        .put_bucket_versioning()
+        .bucket("bucket")
+        .versioning_configuration(
+            aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .expect_err("versioning on kind = http");
     let raw = error.raw_response().expect("an HTTP answer");
     assert_eq!(raw.status().as_u16(), 501);
     assert_eq!(
@@ -664,6 +690,15 @@ async fn the_backend_sees_the_identity_but_no_credentials() {
         );
     }
     assert_eq!(seen.len(), 2, "{seen:#?}");
+    // The proxy's own requests (the PUT's ETag record) carry the identity, no credentials.
+    let own: Vec<_> = nginx
+        .all_upstream_requests()
+        .into_iter()
+        .filter(|r| r.uri.starts_with("/.s3-auth-proxy/"))
+        .collect();
+    assert_eq!(own.len(), 1, "{own:#?}");
+    assert_eq!(own[0].authorization, "");
+    assert_eq!(own[0].forwarded_user, ACCESS_KEY);
 }
 
 /// The path of a request target, without its query.

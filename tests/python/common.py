@@ -74,11 +74,14 @@ def stored(bucket, key):
 
 
 def stored_paths():
-    """Every file under nginx's root, relative, sorted."""
+    """Every object file under nginx's root, relative, sorted: not the proxy's own files under
+    .s3-auth-proxy/ (ETag records, staged parts and copies), which are no objects."""
     out = []
     for folder, _dirs, files in os.walk(NGINX_ROOT):
         for name in files:
-            out.append(os.path.relpath(os.path.join(folder, name), NGINX_ROOT))
+            path = os.path.relpath(os.path.join(folder, name), NGINX_ROOT)
+            if not path.startswith(".s3-auth-proxy" + os.sep):
+                out.append(path)
     return sorted(out)
 
 

@@ -34,9 +34,13 @@ def test_missing_key_is_no_such_key():
 
 
 def test_listing_a_missing_bucket_and_versions():
-    # The proxy lists a plain store's folders itself; versions it cannot list.
+    # The proxy lists a plain store's folders itself (versions too: one null version per
+    # key); a configuration write it cannot keep.
     expect_error(lambda: client().list_objects_v2(Bucket="no-such-bucket"), "NoSuchBucket", 404)
-    expect_error(lambda: client().list_object_versions(Bucket="bucket"), "NotImplemented", 501)
+    expect_error(lambda: client().list_object_versions(Bucket="no-such-bucket"), "NoSuchBucket",
+                 404)
+    expect_error(lambda: client().put_bucket_policy(Bucket="bucket", Policy="{}"),
+                 "NotImplemented", 501)
 
 
 def test_wrong_content_md5_is_bad_digest():

@@ -185,13 +185,30 @@ impl Nginx {
         self.dir.path().join("client_body_temp")
     }
 
-    /// Every file under the root, as (path relative to the root with `/` separators, contents),
-    /// sorted by path. For a path-style request `/bucket/key` the path is `bucket/key`.
+    /// Every object file under the root, as (path relative to the root with `/` separators,
+    /// contents), sorted by path. For a path-style request `/bucket/key` the path is
+    /// `bucket/key`. The proxy's own files under the reserved `/.s3-auth-proxy/` (ETag records,
+    /// staged parts and copies) are no objects and are left out: tests of those look there
+    /// themselves ([`Nginx::reserved_files`]).
     pub fn stored_files(&self) -> Vec<(String, Vec<u8>)> {
         let mut files = Vec::new();
         collect_files(&self.root(), "", &mut files);
+        files.retain(|(path, _)| !path.starts_with(".s3-auth-proxy/"));
         files.sort();
         files
+    }
+
+    /// The proxy's own files under `/.s3-auth-proxy/`, relative to the root, sorted.
+    pub fn reserved_files(&self) -> Vec<String> {
+        let mut files = Vec::new();
+        collect_files(&self.root(), "", &mut files);
+        let mut paths: Vec<String> = files
+            .into_iter()
+            .map(|(path, _)| path)
+            .filter(|path| path.starts_with(".s3-auth-proxy/"))
+            .collect();
+        paths.sort();
+        paths
     }
 
     /// The contents of one stored file, if it exists.
@@ -208,11 +225,14 @@ impl Nginx {
     }
 
     /// Asserts that the root holds nothing at all (no file, no folder) and still holds nothing
-    /// after [`SETTLE_TIME`].
+    /// after [`SETTLE_TIME`]; the proxy's own reserved `/.s3-auth-proxy/` (ETag records of
+    /// earlier uploads, staging) holds no objects and is not looked at.
     pub fn assert_nothing_stored(&self) {
         let deadline = Instant::now() + SETTLE_TIME;
+        let reserved = self.root().join(".s3-auth-proxy");
         loop {
-            let entries = all_entries(&self.root());
+            let mut entries = all_entries(&self.root());
+            entries.retain(|path| !path.starts_with(&reserved));
             assert!(
                 entries.is_empty(),
                 "nginx's root should hold nothing, but holds {entries:?}\nnginx saw: {:#?}",
@@ -241,8 +261,17 @@ impl Nginx {
         }
     }
 
-    /// The requests nginx has finished, oldest first, from its access log.
+    /// The requests nginx has finished for clients' requests, oldest first, from its access
+    /// log: not the proxy's own housekeeping under `/.s3-auth-proxy/` (a plain store's ETag
+    /// records after an upload, staging: [`Nginx::all_upstream_requests`]).
     pub fn upstream_requests(&self) -> Vec<UpstreamRequest> {
+        let mut requests = self.all_upstream_requests();
+        requests.retain(|r| !r.uri.starts_with("/.s3-auth-proxy/"));
+        requests
+    }
+
+    /// Every request nginx has finished, oldest first, from its access log.
+    pub fn all_upstream_requests(&self) -> Vec<UpstreamRequest> {
         let log = fs::read_to_string(self.dir.path().join("logs/access.log")).unwrap_or_default();
         log.lines()
             .map(|line| {
