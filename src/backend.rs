@@ -13,9 +13,13 @@
 //!   (listings, buckets, DeleteObjects, CopyObject) are answered by the proxy from the store,
 //!   the others are `NotImplemented`.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
 use http::header;
 use pingora::http::RequestHeader;
 use pingora::upstreams::peer::HttpPeer;
+use pingora::ErrorType;
 
 use crate::config::{Config, UpstreamConfig, UpstreamKind};
 use crate::error::{S3Error, S3ErrorCode};
@@ -42,6 +46,79 @@ pub enum UpstreamLength {
     Exact(u64),
     /// Length unknown when the head is sent: `Transfer-Encoding: chunked`.
     Chunked,
+}
+
+/// The most request-body bytes Pingora 0.9 keeps to send again on a retry (its
+/// `BODY_BUF_LIMIT`, not exported). Past it the retry buffer is "truncated" and Pingora's
+/// default `error_while_proxy` gives up instead of retrying.
+pub const PINGORA_RETRY_BUFFER: u64 = 64 * 1024;
+
+/// Which backend connection a proxied request goes on.
+///
+/// A pooled connection can have been closed by the backend (its keepalive expired, it
+/// restarted, a NAT or load balancer in between forgot the flow) while it still looks alive
+/// to the proxy: the request then fails on it. Pingora retries such a failure on a new
+/// connection, replaying the body from its retry buffer through `upstream_request_filter`
+/// (which resets the body check) and `request_body_filter` (which verifies it again), but only
+/// for an idempotent method whose body it still holds whole. A request it could not retry
+/// never takes the risk: it goes on a connection of its own. So a stale pooled connection
+/// costs a retry at most, never an upload; the bytes that reach the backend are always the
+/// verified ones, replayed or not. `upstream.pool_idle_timeout` (shorter than the backend's
+/// keepalive) keeps the retries rare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionUse {
+    /// An idle pooled connection if there is one, pooled again afterwards for
+    /// `upstream.pool_idle_timeout`.
+    Pooled,
+    /// A new connection, never taken from or left in the pool: a non-idempotent method, or a
+    /// body longer than [`PINGORA_RETRY_BUFFER`] or of unknown length.
+    OneShot,
+}
+
+impl ConnectionUse {
+    /// The connection for a request with this method, whether a body follows its head, and
+    /// its head's headers (`Content-Length`).
+    pub fn for_request(
+        method: &http::Method,
+        body_follows: bool,
+        headers: &http::HeaderMap,
+    ) -> ConnectionUse {
+        let body_length = if body_follows {
+            headers
+                .get(header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok())
+        } else {
+            Some(0)
+        };
+        let replayable = body_length.is_some_and(|len| len <= PINGORA_RETRY_BUFFER);
+        if method.is_idempotent() && replayable {
+            ConnectionUse::Pooled
+        } else {
+            ConnectionUse::OneShot
+        }
+    }
+}
+
+/// The pool group of the next one-shot connection: each gets its own (group 0 is the shared
+/// pool), so no other request ever finds it.
+static NEXT_ONE_SHOT_GROUP: AtomicU64 = AtomicU64::new(1);
+
+/// The S3 error for a failure to reach or hear from the backend: it cannot be reached
+/// (refused, unreachable, no address: 503 `ServiceUnavailable`, which clients retry later),
+/// it did not answer or take bytes within `upstream.read_timeout` / `write_timeout`
+/// (504 `GatewayTimeout`), or it broke off the exchange (502 `BadGateway`).
+pub fn upstream_failure(etype: &ErrorType) -> S3Error {
+    match etype {
+        ErrorType::ConnectTimedout
+        | ErrorType::ConnectRefused
+        | ErrorType::ConnectNoRoute
+        | ErrorType::ConnectError
+        | ErrorType::BindError
+        | ErrorType::SocketError => S3Error::backend_unavailable(),
+        ErrorType::ReadTimedout | ErrorType::WriteTimedout => S3Error::backend_timed_out(),
+        _ => S3Error::backend_failed(),
+    }
 }
 
 /// What to make of the backend's answer to a proxied request.
@@ -147,9 +224,10 @@ impl Backend {
         self.is_plain_store() && self.upstream.md5_etag
     }
 
-    /// The backend's address with the configured timeouts; `None` when the name does not
-    /// resolve. Resolved per connection, as compose and Kubernetes names may move.
-    pub async fn peer(&self) -> Option<HttpPeer> {
+    /// The backend's address with the configured timeouts, for a connection used as `usage`
+    /// says; `None` when the name does not resolve. Resolved per connection, as compose and
+    /// Kubernetes names may move.
+    pub async fn peer(&self, usage: ConnectionUse) -> Option<HttpPeer> {
         let up = &self.upstream;
         let addr = tokio::net::lookup_host(up.address.as_str())
             .await
@@ -159,6 +237,15 @@ impl Backend {
         peer.options.connection_timeout = Some(up.connect_timeout);
         peer.options.read_timeout = Some(up.read_timeout);
         peer.options.write_timeout = Some(up.write_timeout);
+        match usage {
+            ConnectionUse::Pooled => peer.options.idle_timeout = Some(up.pool_idle_timeout),
+            ConnectionUse::OneShot => {
+                // A group of its own (nothing pooled to take), and closed as soon as it is
+                // released instead of waiting in the pool.
+                peer.group_key = NEXT_ONE_SHOT_GROUP.fetch_add(1, Ordering::Relaxed);
+                peer.options.idle_timeout = Some(Duration::ZERO);
+            }
+        }
         Some(peer)
     }
 
@@ -390,6 +477,7 @@ mod tests {
                 strip_headers: vec!["x-real-ip".into()],
                 multipart_expiry: std::time::Duration::from_secs(60),
                 complete_keepalive: std::time::Duration::from_secs(10),
+                pool_idle_timeout: std::time::Duration::from_secs(30),
             },
             identity_header: "x-forwarded-user".into(),
         }
@@ -658,5 +746,79 @@ mod tests {
             all("x-amz-meta-reviewedby"),
             ["joe@johnsmith.net,jane@johnsmith.net"]
         );
+    }
+
+    fn usage(method: &str, body_follows: bool, content_length: Option<&str>) -> ConnectionUse {
+        let mut headers = http::HeaderMap::new();
+        if let Some(len) = content_length {
+            headers.insert(header::CONTENT_LENGTH, len.parse().unwrap());
+        }
+        ConnectionUse::for_request(&method.parse().unwrap(), body_follows, &headers)
+    }
+
+    #[test]
+    fn only_requests_pingora_can_replay_go_on_a_pooled_connection() {
+        use ConnectionUse::{OneShot, Pooled};
+        let limit = PINGORA_RETRY_BUFFER.to_string();
+        let over = (PINGORA_RETRY_BUFFER + 1).to_string();
+        assert_eq!(usage("GET", false, None), Pooled);
+        assert_eq!(usage("HEAD", false, None), Pooled);
+        assert_eq!(usage("DELETE", false, None), Pooled);
+        assert_eq!(usage("PUT", true, Some("10")), Pooled);
+        assert_eq!(usage("PUT", true, Some(&limit)), Pooled);
+        // Past the retry buffer, or of unknown length (chunked, h2 without Content-Length).
+        assert_eq!(usage("PUT", true, Some(&over)), OneShot);
+        assert_eq!(usage("PUT", true, None), OneShot);
+        assert_eq!(usage("PUT", true, Some("ten")), OneShot);
+        // Pingora never retries a non-idempotent method.
+        assert_eq!(usage("POST", false, None), OneShot);
+        assert_eq!(usage("POST", true, Some("10")), OneShot);
+    }
+
+    #[tokio::test]
+    async fn a_one_shot_peer_shares_no_pool_and_is_not_kept() {
+        let backend = backend(UpstreamKind::Http);
+        let pooled = backend.peer(ConnectionUse::Pooled).await.unwrap();
+        let again = backend.peer(ConnectionUse::Pooled).await.unwrap();
+        assert_eq!(pooled.group_key, again.group_key);
+        assert_eq!(pooled.options.idle_timeout, Some(Duration::from_secs(30)));
+        let one = backend.peer(ConnectionUse::OneShot).await.unwrap();
+        let two = backend.peer(ConnectionUse::OneShot).await.unwrap();
+        assert_ne!(one.group_key, pooled.group_key);
+        assert_ne!(one.group_key, two.group_key);
+        assert_eq!(one.options.idle_timeout, Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn backend_failures_are_unavailable_timed_out_or_bad_gateway() {
+        for (etype, status, code) in [
+            (
+                ErrorType::ConnectRefused,
+                503,
+                S3ErrorCode::ServiceUnavailable,
+            ),
+            (
+                ErrorType::ConnectTimedout,
+                503,
+                S3ErrorCode::ServiceUnavailable,
+            ),
+            (
+                ErrorType::ConnectNoRoute,
+                503,
+                S3ErrorCode::ServiceUnavailable,
+            ),
+            (ErrorType::ReadTimedout, 504, S3ErrorCode::GatewayTimeout),
+            (ErrorType::WriteTimedout, 504, S3ErrorCode::GatewayTimeout),
+            (ErrorType::ConnectionClosed, 502, S3ErrorCode::BadGateway),
+            (ErrorType::ReadError, 502, S3ErrorCode::BadGateway),
+            (ErrorType::InvalidHTTPHeader, 502, S3ErrorCode::BadGateway),
+        ] {
+            let err = upstream_failure(&etype);
+            assert_eq!(
+                (err.code, err.code.http_status()),
+                (code, status),
+                "{etype:?}"
+            );
+        }
     }
 }

@@ -72,6 +72,9 @@ pub enum S3ErrorCode {
     /// The upstream could not be reached or failed mid-request (S3 has no exact code; AWS answers
     /// `InternalError` / 503 `ServiceUnavailable` in these cases).
     BadGateway,
+    /// The upstream did not answer, or take the body, within `upstream.read_timeout` /
+    /// `write_timeout` (a gateway's 504; S3 has no such code).
+    GatewayTimeout,
 }
 
 impl S3ErrorCode {
@@ -130,6 +133,7 @@ impl S3ErrorCode {
             SlowDown => "SlowDown",
             XAmzContentSHA256Mismatch => "XAmzContentSHA256Mismatch",
             BadGateway => "BadGateway",
+            GatewayTimeout => "GatewayTimeout",
         }
     }
 
@@ -183,6 +187,7 @@ impl S3ErrorCode {
             InternalError => 500,
             NotImplemented => 501,
             BadGateway => 502,
+            GatewayTimeout => 504,
             ServiceUnavailable | SlowDown => 503,
         }
     }
@@ -260,6 +265,22 @@ impl S3Error {
         S3Error::new(
             S3ErrorCode::BadGateway,
             "The storage backend could not be reached or failed.",
+        )
+    }
+
+    /// The backend cannot be reached now (refused, unreachable, no address): try again later.
+    pub fn backend_unavailable() -> Self {
+        S3Error::new(
+            S3ErrorCode::ServiceUnavailable,
+            "The storage backend cannot be reached. Please try again.",
+        )
+    }
+
+    /// The backend did not answer in time.
+    pub fn backend_timed_out() -> Self {
+        S3Error::new(
+            S3ErrorCode::GatewayTimeout,
+            "The storage backend did not answer in time.",
         )
     }
 

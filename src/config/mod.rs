@@ -134,6 +134,11 @@ pub struct UpstreamConfig {
     /// answered 200 at once, kept alive with a space this often, and ends with its result or
     /// error document, as S3 does (clients' read timeouts would otherwise cut long copies).
     pub complete_keepalive: Duration,
+    /// How long an idle backend connection is kept for the next request: shorter than the
+    /// backend's own keepalive (nginx's `keepalive_timeout`, 75 s by default), so the proxy
+    /// closes an idle connection before the backend does and seldom meets one gone stale.
+    /// 0 = a new connection for every request.
+    pub pool_idle_timeout: Duration,
 }
 
 /// `[auth]`, beyond what [`AuthSettings`] holds.
@@ -311,6 +316,8 @@ region = "us-east-1"
         assert_eq!(c.auth.secrets_file, dir.path().join("secrets.toml"));
         assert_eq!(c.server.shutdown_grace, Duration::from_secs(25));
         assert_eq!(c.limits.max_chunk_size, 16 * 1024 * 1024);
+        // Below nginx's default keepalive_timeout (75 s).
+        assert_eq!(c.upstream.pool_idle_timeout, Duration::from_secs(30));
     }
 
     #[test]

@@ -70,6 +70,7 @@ pub(super) struct RawUpstream {
     pub(super) strip_headers: Vec<String>,
     pub(super) multipart_expiry: Option<DurationValue>,
     pub(super) complete_keepalive: Option<DurationValue>,
+    pub(super) pool_idle_timeout: Option<DurationValue>,
 }
 
 /// `[auth]`.

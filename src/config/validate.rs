@@ -120,6 +120,10 @@ fn tls(s: &RawServer, base: &Path, p: &mut impl FnMut(String)) -> Option<TlsConf
     }
 }
 
+/// `upstream.pool_idle_timeout`: below nginx's default `keepalive_timeout` (75 s) and the
+/// 60 s idle timeout of common load balancers.
+const DEFAULT_POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// `[upstream]`: the backend's `host:port`, its kind and timeouts.
 fn upstream(u: RawUpstream, p: &mut impl FnMut(String)) -> UpstreamConfig {
     if !valid_host_port(&u.address) {
@@ -163,6 +167,12 @@ fn upstream(u: RawUpstream, p: &mut impl FnMut(String)) -> UpstreamConfig {
             p,
         ),
         complete_keepalive,
+        pool_idle_timeout: duration(
+            "upstream.pool_idle_timeout",
+            u.pool_idle_timeout,
+            DEFAULT_POOL_IDLE_TIMEOUT,
+            p,
+        ),
         write_timeout: duration(
             "upstream.write_timeout",
             u.write_timeout,

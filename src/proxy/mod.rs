@@ -34,7 +34,7 @@ use pingora::upstreams::peer::HttpPeer;
 pub use ctx::RequestCtx;
 
 use crate::auth::{self, Schemes, Verified};
-use crate::backend::{AnswerMapping, Backend};
+use crate::backend::{self, AnswerMapping, Backend, ConnectionUse};
 use crate::body::delete_list;
 use crate::body::plan::{self, PlanOptions};
 use crate::body::BodyVerifier;
@@ -552,15 +552,21 @@ impl ProxyHttp for AuthProxy {
 
     async fn upstream_peer(
         &self,
-        _session: &mut Session,
+        session: &mut Session,
         ctx: &mut RequestCtx,
     ) -> Result<Box<HttpPeer>> {
         ctx.upstream_started = Some(Instant::now());
-        let peer = self.backend.peer().await.ok_or_else(|| {
+        // A request Pingora could not replay never goes on a pooled connection that may be
+        // stale (see `ConnectionUse`).
+        let body_follows = !session.is_body_empty();
+        let req = session.req_header();
+        let usage = ConnectionUse::for_request(&req.method, body_follows, &req.headers);
+        let peer = self.backend.peer(usage).await.ok_or_else(|| {
             Error::explain(
                 ErrorType::ConnectNoRoute,
                 format!("cannot resolve upstream {}", self.backend.upstream.address),
             )
+            .into_up()
         })?;
         Ok(Box::new(peer))
     }
@@ -571,7 +577,8 @@ impl ProxyHttp for AuthProxy {
         upstream: &mut RequestHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
-        // Runs once per attempt: a retry replays the body from the start, so the check must too.
+        // Runs once per attempt: a retry replays the body from the start, so the check must too
+        // (tests/upstream_faults.rs: a PUT retried after a stale connection, half-way included).
         if let Some(check) = ctx.body.check.as_mut() {
             check.reset();
         }
@@ -770,7 +777,7 @@ fn stamp_put(upstream: &mut RequestHeader) -> Result<ctx::PutStamp> {
 /// The S3 error of a failure Pingora reports (no body error was kept).
 fn failure_error(e: &Error) -> S3Error {
     match e.esource() {
-        ErrorSource::Upstream => S3Error::backend_failed(),
+        ErrorSource::Upstream => backend::upstream_failure(e.etype()),
         ErrorSource::Downstream => S3Error::incomplete_body(),
         _ => S3Error::internal(),
     }

@@ -16,13 +16,10 @@ use pingora::http::RequestHeader;
 use pingora::protocols::http::v1::client::HttpSession as UpstreamSession;
 use pingora::upstreams::peer::HttpPeer;
 
-use crate::backend::Backend;
+use crate::backend::{upstream_failure, Backend, ConnectionUse};
 use crate::error::{S3Error, S3ErrorCode};
 use crate::request::upstream_path;
 use crate::store::{Copied, Fetched, FileInfo, Index, Moved, Store};
-
-/// How long an idle pooled backend connection is kept.
-const POOL_IDLE: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// A connection to the backend with the configured timeouts, an idle one from `connector`'s
 /// pool if it has one (a fresh `Connector` has none). Also returns the peer, and whether the
@@ -31,11 +28,12 @@ pub async fn connect(
     backend: &Backend,
     connector: &Connector,
 ) -> Result<(UpstreamSession, HttpPeer, bool), S3Error> {
-    let peer = backend.peer().await.ok_or_else(S3Error::backend_failed)?;
+    let peer =
+        (backend.peer(ConnectionUse::Pooled).await).ok_or_else(S3Error::backend_unavailable)?;
     let (mut session, reused) = connector
         .get_http_session(&peer)
         .await
-        .map_err(|_| S3Error::backend_failed())?;
+        .map_err(|e| upstream_failure(e.etype()))?;
     session.read_timeout = Some(backend.upstream.read_timeout);
     session.write_timeout = Some(backend.upstream.write_timeout);
     Ok((session, peer, reused))
@@ -105,7 +103,7 @@ impl PlainStore<'_> {
                 Ok(answer) => {
                     if answer.body.is_some() || ex.budget.is_none() {
                         self.connector
-                            .release_http_session(session, &peer, Some(POOL_IDLE))
+                            .release_http_session(session, &peer, peer.options.idle_timeout)
                             .await;
                     } else {
                         session.shutdown().await;

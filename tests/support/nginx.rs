@@ -52,6 +52,12 @@ pub struct Nginx {
 impl Nginx {
     /// Starts nginx on a free 127.0.0.1 port, serving and storing under [`Nginx::root`].
     pub fn start() -> Nginx {
+        Nginx::start_with("")
+    }
+
+    /// Like [`Nginx::start`], with extra directives for the `http` block (e.g.
+    /// `keepalive_timeout 1s;`).
+    pub fn start_with(http_directives: &str) -> Nginx {
         assert!(
             Path::new(NGINX_BINARY).exists(),
             "{NGINX_BINARY} is missing: install Debian's nginx-core (scripts/test.sh does)"
@@ -60,7 +66,7 @@ impl Nginx {
         // then nginx exits, and a new port is tried.
         let mut last_error = String::new();
         for _ in 0..3 {
-            match Nginx::try_start() {
+            match Nginx::try_start(http_directives) {
                 Ok(nginx) => return nginx,
                 Err(error) => last_error = error,
             }
@@ -68,7 +74,7 @@ impl Nginx {
         panic!("{last_error}");
     }
 
-    fn try_start() -> Result<Nginx, String> {
+    fn try_start(http_directives: &str) -> Result<Nginx, String> {
         let dir = tempfile::Builder::new()
             .prefix("nginx-")
             .tempdir()
@@ -87,21 +93,8 @@ impl Nginx {
         }
         let port = super::free_port();
         let conf = prefix.join("nginx.conf");
-        fs::write(&conf, config(prefix, port)).expect("write nginx.conf");
-        let stderr = fs::File::create(prefix.join("logs/stderr.log")).expect("create stderr log");
-
-        let child = Command::new(NGINX_BINARY)
-            .arg("-p")
-            .arg(prefix)
-            .arg("-c")
-            .arg(&conf)
-            .arg("-g")
-            .arg("daemon off; error_log stderr info;")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(stderr)
-            .spawn()
-            .expect("spawn nginx");
+        fs::write(&conf, config(prefix, port, http_directives)).expect("write nginx.conf");
+        let child = spawn(prefix);
         let mut nginx = Nginx {
             dir,
             addr: SocketAddr::from(([127, 0, 0, 1], port)),
@@ -109,6 +102,43 @@ impl Nginx {
         };
         nginx.wait_until_listening()?;
         Ok(nginx)
+    }
+
+    /// Stops nginx (SIGTERM, then SIGKILL): its port refuses connections until
+    /// [`Nginx::restart`].
+    pub fn stop(&mut self) {
+        stop(&mut self.child, Duration::from_secs(5));
+    }
+
+    /// Starts nginx again after [`Nginx::stop`], on the same port, root and configuration.
+    pub fn restart(&mut self) {
+        self.child = spawn(self.dir.path());
+        self.wait_until_listening()
+            .unwrap_or_else(|e| panic!("nginx did not restart: {e}"));
+    }
+
+    /// SIGSTOPs nginx's master and workers: the kernel still accepts connections on its port
+    /// and takes bytes into its buffers, but nothing answers until [`Nginx::resume`].
+    pub fn pause(&self) {
+        self.signal_all("STOP");
+    }
+
+    /// SIGCONTs what [`Nginx::pause`] stopped.
+    pub fn resume(&self) {
+        self.signal_all("CONT");
+    }
+
+    /// Sends a signal to our master and its children (the workers), by process id.
+    fn signal_all(&self, signal: &str) {
+        let pid = self.child.id();
+        let children =
+            fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+        let status = Command::new("sh")
+            .arg("-c")
+            .arg(format!("kill -{signal} {pid} {children}"))
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{signal} {pid} {children} failed");
     }
 
     /// Ready = our master wrote its pid file (it does so after binding) and the port answers.
@@ -276,6 +306,10 @@ impl Nginx {
 
 impl Drop for Nginx {
     fn drop(&mut self) {
+        // A paused nginx would ignore SIGTERM until continued.
+        if self.child.try_wait().is_ok_and(|status| status.is_none()) {
+            self.resume();
+        }
         stop(&mut self.child, Duration::from_secs(5));
     }
 }
@@ -320,7 +354,29 @@ fn running_as_root() -> bool {
         .unwrap_or(false)
 }
 
-fn config(prefix: &Path, port: u16) -> String {
+/// Starts the nginx master in the foreground for the prefix's `nginx.conf`, its stderr
+/// appended to `logs/stderr.log`.
+fn spawn(prefix: &Path) -> Child {
+    let stderr = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(prefix.join("logs/stderr.log"))
+        .expect("open stderr log");
+    Command::new(NGINX_BINARY)
+        .arg("-p")
+        .arg(prefix)
+        .arg("-c")
+        .arg(prefix.join("nginx.conf"))
+        .arg("-g")
+        .arg("daemon off; error_log stderr info;")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .expect("spawn nginx")
+}
+
+fn config(prefix: &Path, port: u16, http_directives: &str) -> String {
     let p = prefix.display();
     // Workers run as root when we are root, so they can write into the tempdir we created.
     let user = if running_as_root() { "user root;" } else { "" };
@@ -340,6 +396,7 @@ http {{
     # Take header names with underscores, as CGI/WSGI-style backends do (nginx drops them by
     # default): `x_forwarded_user` then reads as `$http_x_forwarded_user`, the identity.
     underscores_in_headers on;
+    {http_directives}
     # Outside the root: a partial body buffered here must never look like a stored object.
     client_body_temp_path {p}/client_body_temp;
     proxy_temp_path {p}/proxy_temp;

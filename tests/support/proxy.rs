@@ -66,6 +66,8 @@ pub struct ProxyOptions {
     pub extra_upstream: String,
     /// Extra tables at the end of the file (`[limits]`, `[[cors]]`).
     pub extra_tables: String,
+    /// `upstream.connect_timeout`, `read_timeout`, `write_timeout`.
+    pub upstream_timeouts: [String; 3],
 }
 
 impl Default for ProxyOptions {
@@ -84,6 +86,7 @@ impl Default for ProxyOptions {
             extra_server: String::new(),
             extra_upstream: String::new(),
             extra_tables: String::new(),
+            upstream_timeouts: ["5s".into(), "60s".into(), "60s".into()],
         }
     }
 }
@@ -136,6 +139,12 @@ impl ProxyOptions {
     pub fn with_upstream_setting(mut self, line: &str) -> Self {
         self.extra_upstream.push_str(line);
         self.extra_upstream.push('\n');
+        self
+    }
+
+    /// `upstream.connect_timeout`, `read_timeout` and `write_timeout` (default 5s, 60s, 60s).
+    pub fn with_upstream_timeouts(mut self, connect: &str, read: &str, write: &str) -> Self {
+        self.upstream_timeouts = [connect.into(), read.into(), write.into()];
         self
     }
 
@@ -301,6 +310,11 @@ impl Proxy {
             .ca_cert
     }
 
+    /// The listener of `/healthz`, `/readyz` and `/metrics`.
+    pub fn metrics_addr(&self) -> SocketAddr {
+        self.metrics_addr
+    }
+
     /// The Host header value of path-style requests: `127.0.0.1:PORT`.
     pub fn host(&self) -> String {
         self.addr.to_string()
@@ -416,9 +430,9 @@ shutdown_grace = "1s"
 [upstream]
 address = "{upstream}"
 kind = "{kind}"
-connect_timeout = "5s"
-read_timeout = "60s"
-write_timeout = "60s"
+connect_timeout = "{connect}"
+read_timeout = "{read}"
+write_timeout = "{write}"
 {extra_upstream}
 [auth]
 secrets_file = "secrets.toml"
@@ -436,6 +450,9 @@ format = {format}
 {extra_tables}
 "#,
         extra_tables = options.extra_tables,
+        connect = options.upstream_timeouts[0],
+        read = options.upstream_timeouts[1],
+        write = options.upstream_timeouts[2],
         extra_server = options.extra_server,
         extra_upstream = options.extra_upstream,
         boto2 = options.boto2_presign_compat,
