@@ -254,7 +254,9 @@ def test_an_abort_racing_a_complete_leaves_all_or_nothing():
         if outcome["complete"] == "ok":
             assert got == b"".join(parts), (outcome, len(got or b""))
         else:
-            assert outcome["complete"] == "NoSuchUpload", outcome
+            # An Abort that removed the upload before or while Complete read it (an Abort
+            # deleting the folder file by file can leave Complete seeing some parts only).
+            assert outcome["complete"] in ("NoSuchUpload", "InvalidPart"), outcome
             assert got is None, (outcome, len(got))
         assert staged_files(upload_id) is None, (outcome, staged_files(upload_id))
         assert not [p for p in stored_paths() if p.startswith(BUCKET + "/race/") and

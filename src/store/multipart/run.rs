@@ -181,7 +181,16 @@ async fn complete(
     let requested = parse_complete(&cx.body)?;
     load_upload(store, cx.bucket, cx.key, id).await?;
     let staged = staged_parts(store, cx, id).await?;
-    let completion = plan_completion(&requested, &staged)?;
+    let completion = match plan_completion(&requested, &staged) {
+        Ok(completion) => completion,
+        // An Abort deleting the folder while it was listed leaves some parts unlisted: that is
+        // no missing part but a missing upload.
+        Err(err) if err.code == S3ErrorCode::InvalidPart => {
+            load_upload(store, cx.bucket, cx.key, id).await?;
+            return Err(err);
+        }
+        Err(err) => return Err(err),
+    };
     let folder = upload_folder(cx.bucket, id);
     let sources: Vec<String> = completion
         .parts
