@@ -18,6 +18,8 @@ pub mod config;
 pub mod cors;
 pub mod credentials;
 pub mod error;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod ops;
 pub mod post;
 pub mod proxy;

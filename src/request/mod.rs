@@ -154,10 +154,7 @@ pub fn target_of(
     headers: &http::HeaderMap,
     suffixes: &[String],
 ) -> Option<Target> {
-    let host = match host_of(headers) {
-        "" => authority.unwrap_or(""),
-        host => host,
-    };
+    let host = effective_host(headers, authority);
     let (raw_path, raw_query) = split_target(raw_target, host).ok()?;
     Target::resolve(raw_path, raw_query, host, suffixes).ok()
 }
@@ -216,6 +213,18 @@ fn with_host_from_authority<'a>(
             Cow::Owned(h)
         }
         _ => Cow::Borrowed(headers),
+    }
+}
+
+/// The host [`S3Request::parse`] reads (see `with_host_from_authority`): the `Host` header when
+/// there is one, even one that is not visible ASCII (then `""`), else the authority. `target_of`
+/// must read the same, or a request could name one bucket to CORS and another to the backend.
+fn effective_host<'a>(headers: &'a http::HeaderMap, authority: Option<&'a str>) -> &'a str {
+    match headers.get(header::HOST) {
+        Some(_) => host_of(headers),
+        None => authority
+            .filter(|a| http::HeaderValue::from_str(a).is_ok())
+            .unwrap_or(""),
     }
 }
 
@@ -504,6 +513,27 @@ mod tests {
         let method = http::Method::GET;
         let parsed = S3Request::parse(&method, b"/k", None, &headers, &sfx).unwrap();
         assert_eq!(target_of(b"/k", None, &headers, &sfx), Some(parsed.target));
+    }
+
+    #[test]
+    fn target_of_does_not_fall_back_to_the_authority_when_the_host_is_not_ascii() {
+        // Found by the request_target fuzz target: on HTTP/2 with a Host header holding a
+        // non-ASCII byte, target_of took the authority's virtual-host bucket while the full
+        // parse read the (unreadable) Host as none: two buckets for one request.
+        let sfx = vec!["s3.example.test".to_string()];
+        let mut headers = http::HeaderMap::new();
+        headers.insert(
+            header::HOST,
+            http::HeaderValue::from_bytes(b"s\xd7.example.test").unwrap(),
+        );
+        let method = http::Method::DELETE;
+        let authority = Some("bkt.s3.example.test");
+        let parsed = S3Request::parse(&method, b"/joh7", authority, &headers, &sfx).unwrap();
+        assert_eq!(parsed.target.bucket, "joh7");
+        assert_eq!(
+            target_of(b"/joh7", authority, &headers, &sfx),
+            Some(parsed.target)
+        );
     }
 
     #[test]

@@ -81,7 +81,7 @@ mod fuzz;
 mod mode;
 mod trailer;
 
-pub use fuzz::fuzz_one;
+pub use fuzz::{fuzz_one, fuzz_trailer};
 pub use mode::{parse_trailer_header, ChunkedExpectations, ChunkedMode};
 use trailer::ReceivedTrailer;
 
