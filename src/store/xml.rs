@@ -18,7 +18,7 @@ pub const HEAD: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
 
 /// `encoding-type=url`: everything but RFC 3986 unreserved characters and `/` is
 /// percent-encoded (a space is `%20`, a `+` is `%2B`: botocore decodes with `unquote_plus`).
-pub const URL_KEEP: &AsciiSet = &NON_ALPHANUMERIC
+const URL_KEEP: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'.')
     .remove(b'_')
@@ -70,25 +70,43 @@ pub fn owner(out: &mut String) {
     out.push_str("</Owner>");
 }
 
-/// ListObjects (V1) or ListObjectsV2's `ListBucketResult`, or ListObjectVersions'
-/// `ListVersionsResult`.
-pub fn list_bucket_result(bucket: &str, params: &ListParams, page: &Page) -> String {
-    if params.version == Version::Versions {
-        return list_versions_result(bucket, params, page);
+/// `text` as a listing writes it: URL-encoded for `encoding-type=url`.
+pub fn encode_if(url_encoding: bool, text: &str) -> String {
+    if url_encoding {
+        utf8_percent_encode(text, URL_KEEP).to_string()
+    } else {
+        text.to_string()
     }
-    let enc = |text: &str| -> String {
-        if params.url_encoding {
-            utf8_percent_encode(text, URL_KEEP).to_string()
-        } else {
-            text.to_string()
-        }
+}
+
+/// ListObjects (V1) or ListObjectsV2's `ListBucketResult`, or ListObjectVersions'
+/// `ListVersionsResult` (every key once, version `null`, the latest).
+pub fn list_bucket_result(bucket: &str, params: &ListParams, page: &Page) -> String {
+    let enc = |text: &str| encode_if(params.url_encoding, text);
+    let versions = params.version == Version::Versions;
+    let root = if versions {
+        "ListVersionsResult"
+    } else {
+        "ListBucketResult"
     };
-    let mut x = String::with_capacity(256 + page.items.len() * 256);
-    let _ = write!(x, "{HEAD}<ListBucketResult xmlns=\"{S3_NS}\">");
+    let mut x = String::with_capacity(256 + page.items.len() * 320);
+    let _ = write!(x, "{HEAD}<{root} xmlns=\"{S3_NS}\">");
     element(&mut x, "Name", bucket);
     element(&mut x, "Prefix", &enc(&params.prefix));
     let next = page.next_start().map(str::to_string);
     match params.version {
+        Version::Versions => {
+            element(
+                &mut x,
+                "KeyMarker",
+                &enc(params.marker.as_deref().unwrap_or("")),
+            );
+            x.push_str("<VersionIdMarker></VersionIdMarker>");
+            if let Some(next) = &next {
+                element(&mut x, "NextKeyMarker", &enc(next));
+                x.push_str("<NextVersionIdMarker>null</NextVersionIdMarker>");
+            }
+        }
         Version::V1 => {
             element(
                 &mut x,
@@ -99,7 +117,7 @@ pub fn list_bucket_result(bucket: &str, params: &ListParams, page: &Page) -> Str
                 element(&mut x, "NextMarker", &enc(next));
             }
         }
-        Version::V2 | Version::Versions => {
+        Version::V2 => {
             let _ = write!(x, "<KeyCount>{}</KeyCount>", page.items.len());
             if let Some(token) = &params.continuation_token {
                 element(&mut x, "ContinuationToken", token);
@@ -120,72 +138,27 @@ pub fn list_bucket_result(bucket: &str, params: &ListParams, page: &Page) -> Str
         x.push_str("<EncodingType>url</EncodingType>");
     }
     let _ = write!(x, "<IsTruncated>{}</IsTruncated>", page.truncated);
-    for item in &page.items {
-        if let Item::Object(o) = item {
-            x.push_str("<Contents>");
-            element(&mut x, "Key", &enc(&o.key));
-            element(&mut x, "LastModified", &timestamp(o.mtime));
-            element(&mut x, "ETag", &o.etag);
-            let _ = write!(x, "<Size>{}</Size>", o.size);
-            if params.fetch_owner {
-                owner(&mut x);
-            }
-            x.push_str("<StorageClass>STANDARD</StorageClass></Contents>");
-        }
-    }
-    for item in &page.items {
-        if let Item::Prefix(p) = item {
-            x.push_str("<CommonPrefixes>");
-            element(&mut x, "Prefix", &enc(p));
-            x.push_str("</CommonPrefixes>");
-        }
-    }
-    x.push_str("</ListBucketResult>");
-    x
-}
-
-/// ListObjectVersions' `ListVersionsResult`: every key once, version `null`, the latest.
-fn list_versions_result(bucket: &str, params: &ListParams, page: &Page) -> String {
-    let enc = |text: &str| -> String {
-        if params.url_encoding {
-            utf8_percent_encode(text, URL_KEEP).to_string()
-        } else {
-            text.to_string()
-        }
+    let (item, with_owner) = if versions {
+        ("Version", true)
+    } else {
+        ("Contents", params.fetch_owner)
     };
-    let mut x = String::with_capacity(256 + page.items.len() * 320);
-    let _ = write!(x, "{HEAD}<ListVersionsResult xmlns=\"{S3_NS}\">");
-    element(&mut x, "Name", bucket);
-    element(&mut x, "Prefix", &enc(&params.prefix));
-    element(
-        &mut x,
-        "KeyMarker",
-        &enc(params.marker.as_deref().unwrap_or("")),
-    );
-    x.push_str("<VersionIdMarker></VersionIdMarker>");
-    if let Some(next) = page.next_start() {
-        element(&mut x, "NextKeyMarker", &enc(next));
-        x.push_str("<NextVersionIdMarker>null</NextVersionIdMarker>");
-    }
-    let _ = write!(x, "<MaxKeys>{}</MaxKeys>", params.max_keys);
-    if let Some(d) = &params.delimiter {
-        element(&mut x, "Delimiter", &enc(d));
-    }
-    if params.url_encoding {
-        x.push_str("<EncodingType>url</EncodingType>");
-    }
-    let _ = write!(x, "<IsTruncated>{}</IsTruncated>", page.truncated);
-    for item in &page.items {
-        if let Item::Object(o) = item {
-            x.push_str("<Version>");
-            element(&mut x, "Key", &enc(&o.key));
+    for o in page.items.iter().filter_map(|i| match i {
+        Item::Object(o) => Some(o),
+        Item::Prefix(_) => None,
+    }) {
+        let _ = write!(x, "<{item}>");
+        element(&mut x, "Key", &enc(&o.key));
+        if versions {
             x.push_str("<VersionId>null</VersionId><IsLatest>true</IsLatest>");
-            element(&mut x, "LastModified", &timestamp(o.mtime));
-            element(&mut x, "ETag", &o.etag);
-            let _ = write!(x, "<Size>{}</Size>", o.size);
-            owner(&mut x);
-            x.push_str("<StorageClass>STANDARD</StorageClass></Version>");
         }
+        element(&mut x, "LastModified", &timestamp(o.mtime));
+        element(&mut x, "ETag", &o.etag);
+        let _ = write!(x, "<Size>{}</Size>", o.size);
+        if with_owner {
+            owner(&mut x);
+        }
+        let _ = write!(x, "<StorageClass>STANDARD</StorageClass></{item}>");
     }
     for item in &page.items {
         if let Item::Prefix(p) = item {
@@ -194,7 +167,7 @@ fn list_versions_result(bucket: &str, params: &ListParams, page: &Page) -> Strin
             x.push_str("</CommonPrefixes>");
         }
     }
-    x.push_str("</ListVersionsResult>");
+    let _ = write!(x, "</{root}>");
     x
 }
 

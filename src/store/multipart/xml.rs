@@ -1,11 +1,9 @@
 //! The documents of the multipart answers, shaped as the S3 API Reference's examples
 //! (CreateMultipartUpload, CompleteMultipartUpload, ListParts, ListMultipartUploads).
 
-use percent_encoding::utf8_percent_encode;
-
 use super::uploads::UploadsPage;
 use super::{ListUploadsParams, StagedPart, UploadId, UploadRecord};
-use crate::store::xml::{element, escape, owner, timestamp, HEAD, S3_NS, URL_KEEP};
+use crate::store::xml::{element, encode_if, escape, owner, timestamp, HEAD, S3_NS};
 
 /// CreateMultipartUpload's `InitiateMultipartUploadResult`.
 pub fn initiate_result(bucket: &str, key: &str, id: &UploadId) -> String {
@@ -76,13 +74,7 @@ pub fn list_parts_result(
 
 /// ListMultipartUploads' `ListMultipartUploadsResult`.
 pub fn list_uploads_result(bucket: &str, params: &ListUploadsParams, page: &UploadsPage) -> String {
-    let enc = |text: &str| -> String {
-        if params.url_encoding {
-            utf8_percent_encode(text, URL_KEEP).to_string()
-        } else {
-            text.to_string()
-        }
-    };
+    let enc = |text: &str| encode_if(params.url_encoding, text);
     let mut x = format!("{HEAD}<ListMultipartUploadsResult xmlns=\"{S3_NS}\">");
     element(&mut x, "Bucket", bucket);
     element(&mut x, "KeyMarker", &enc(&params.key_marker));
