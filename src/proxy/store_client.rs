@@ -158,7 +158,7 @@ impl PlainStore<'_> {
         let mut sent = 0u64;
         for source in sources {
             // Any failure returns with the PUT short of its length: nginx discards it.
-            sent += self.copy_file_into(source, &mut put).await?;
+            sent += self.copy_file_into(source, &mut put, length - sent).await?;
         }
         if sent != length {
             put.shutdown().await;
@@ -178,11 +178,23 @@ impl PlainStore<'_> {
         }
     }
 
+    /// A WebDAV `COPY` or `MOVE` of the file `from` onto `to`, replacing it; the status.
+    async fn onto(&self, method: &str, from: &str, to: &str) -> Result<u16, S3Error> {
+        let answer = self
+            .exchange(Exchange {
+                headers: vec![("Destination", file_path(to)), ("Overwrite", "T".into())],
+                ..Exchange::new(method, file_path(from))
+            })
+            .await?;
+        Ok(answer.status)
+    }
+
     /// GET one file and write its body into `put`; the bytes copied.
     async fn copy_file_into(
         &self,
         source: &str,
         put: &mut UpstreamSession,
+        room: u64,
     ) -> Result<u64, S3Error> {
         let failed = |_| S3Error::backend_failed();
         let head = self.head("GET", &file_path(source))?;
@@ -203,6 +215,14 @@ impl PlainStore<'_> {
         let mut copied = 0u64;
         while let Some(piece) = get.read_body_bytes().await.map_err(failed)? {
             copied += piece.len() as u64;
+            // Never more than the PUT announced: a writer could cut it at its length and
+            // commit an object of the wrong bytes. Returning leaves the PUT short instead.
+            if copied > room {
+                return Err(S3Error::new(
+                    S3ErrorCode::InternalError,
+                    format!("{source} is longer than when the parts were listed."),
+                ));
+            }
             put.write_body(&piece).await.map_err(failed)?;
         }
         get.shutdown().await;
@@ -374,13 +394,7 @@ impl Store for PlainStore<'_> {
 
     async fn move_file(&self, from: &str, to: &str) -> Result<Moved, S3Error> {
         // nginx renames the file (`rename(2)`): the new name appears whole at once.
-        let answer = self
-            .exchange(Exchange {
-                headers: vec![("Destination", file_path(to)), ("Overwrite", "T".into())],
-                ..Exchange::new("MOVE", file_path(from))
-            })
-            .await?;
-        match answer.status {
+        match self.onto("MOVE", from, to).await? {
             201 | 204 => Ok(Moved::Done),
             404 => Ok(Moved::NoSource),
             // nginx: the destination is a folder and the Destination has no slash.
@@ -403,13 +417,7 @@ impl Store for PlainStore<'_> {
     }
 
     async fn copy_file(&self, from: &str, to: &str) -> Result<Copied, S3Error> {
-        let answer = self
-            .exchange(Exchange {
-                headers: vec![("Destination", file_path(to)), ("Overwrite", "T".into())],
-                ..Exchange::new("COPY", file_path(from))
-            })
-            .await?;
-        match answer.status {
+        match self.onto("COPY", from, to).await? {
             201 | 204 => Ok(Copied::Done),
             // 400: nginx's "is collection", the source is a folder named without its slash
             // (the Destination the proxy builds is always a well-formed file path).
