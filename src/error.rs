@@ -5,6 +5,8 @@
 //! signature mismatches, the diagnostic strings AWS itself returns.
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::SystemTime;
 
 /// The S3 error codes this proxy can answer with. Names and statuses follow the Amazon S3 API
 /// Reference, "Error responses" (List of error codes).
@@ -64,6 +66,11 @@ pub enum S3ErrorCode {
     ServerSideEncryptionConfigurationNotFoundError,
     NotImplemented,
     PreconditionFailed,
+    /// A request head larger than `limits.max_header_size`.
+    RequestHeaderSectionTooLarge,
+    /// A request head not received whole within `server.header_timeout` (S3's code for a
+    /// client too slow to send).
+    RequestTimeout,
     RequestTimeTooSkewed,
     ServiceUnavailable,
     SignatureDoesNotMatch,
@@ -128,6 +135,8 @@ impl S3ErrorCode {
             NotImplemented => "NotImplemented",
             PreconditionFailed => "PreconditionFailed",
             RequestTimeTooSkewed => "RequestTimeTooSkewed",
+            RequestHeaderSectionTooLarge => "RequestHeaderSectionTooLarge",
+            RequestTimeout => "RequestTimeout",
             ServiceUnavailable => "ServiceUnavailable",
             SignatureDoesNotMatch => "SignatureDoesNotMatch",
             SlowDown => "SlowDown",
@@ -165,6 +174,8 @@ impl S3ErrorCode {
             | MalformedXML
             | MaxPostPreDataLengthExceeded
             | MissingSecurityHeader
+            | RequestHeaderSectionTooLarge
+            | RequestTimeout
             | XAmzContentSHA256Mismatch => 400,
             MissingContentLength => 411,
             NoSuchBucket
@@ -360,6 +371,21 @@ pub fn xml_escape_into(out: &mut String, text: &str) {
             c => out.push(c),
         }
     }
+}
+
+static REQUEST_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A request id unique within this process and unlikely to repeat across restarts.
+pub fn new_request_id() -> String {
+    let n = REQUEST_COUNTER.fetch_add(1, Ordering::Relaxed);
+    let t = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    format!(
+        "{:016X}",
+        t.rotate_left(17) ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+    )
 }
 
 #[cfg(test)]

@@ -8,6 +8,11 @@ use pingora::listeners::tls::TlsSettings;
 use pingora::server::configuration::ServerConf;
 use pingora::server::{RunArgs, Server};
 
+use pingora::proxy::HttpProxy;
+use pingora::services::listening::Service;
+
+use crate::admission::app::AdmittingApp;
+use crate::admission::{Admission, AdmissionLimits};
 use crate::config::Config;
 use crate::credentials::CredentialStore;
 use crate::ops::{GracefulShutdown, Lifecycle, Metrics, OpsApp};
@@ -43,15 +48,26 @@ pub fn run(config: Config) -> Result<(), String> {
     let mut server = Server::new_with_opt_and_conf(None, conf);
     server.bootstrap();
 
-    let mut proxy = pingora::proxy::http_proxy_service_with_name(
-        &server.configuration,
+    // Every accepted connection goes through admission (head deadline, head size, the
+    // unauthenticated-memory budget, the per-address cap) before Pingora reads a head.
+    let admission = Arc::new(Admission::new(
+        AdmissionLimits::from_config(&config),
+        Some(metrics.clone()),
+    ));
+    let mut http_proxy = HttpProxy::new(
         AuthProxy::new(
             config.clone(),
             credentials.clone(),
             lifecycle.clone(),
             metrics.clone(),
+            admission.clone(),
         ),
-        "s3-auth-proxy",
+        server.configuration.clone(),
+    );
+    http_proxy.handle_init_modules();
+    let mut proxy = Service::new(
+        "s3-auth-proxy".to_string(),
+        AdmittingApp::new(http_proxy, admission),
     );
     if let Some(addr) = config.server.listen {
         proxy.add_tcp(&addr.to_string());

@@ -48,6 +48,15 @@ pub const DEFAULT_MAX_COMPLETE_BODY: usize = 4 * 1024 * 1024;
 /// Default `limits.max_folder_index`: the most of one folder's index (nginx's JSON listing of
 /// it) a listing holds; about 100,000 entries of short names.
 pub const DEFAULT_MAX_FOLDER_INDEX: usize = 16 * 1024 * 1024;
+/// Default `server.header_timeout`: a whole request head (a POST form: its fields) within it.
+pub const DEFAULT_HEADER_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// Default `limits.max_header_size`: S3 allows 8 KiB of headers on a PUT; presigned URLs and
+/// session tokens make heads longer, never this long.
+pub const DEFAULT_MAX_HEADER_SIZE: usize = 64 * 1024;
+/// Largest `limits.max_header_size`: Pingora refuses heads over 1 MiB by itself.
+pub const MAX_HEADER_SIZE_LIMIT: usize = 1024 * 1024 - 1;
+/// Default `limits.unauthenticated_memory`: a quarter of a 128 MiB pod.
+pub const DEFAULT_UNAUTHENTICATED_MEMORY: usize = 32 * 1024 * 1024;
 /// Largest `limits.max_folder_index` accepted.
 pub const MAX_FOLDER_INDEX_LIMIT: usize = 1024 * 1024 * 1024;
 
@@ -93,6 +102,9 @@ pub struct ServerConfig {
     pub write_timeout: Duration,
     /// How long an idle client connection is kept open.
     pub keepalive_timeout: Duration,
+    /// The longest a client may take to send a whole request head (and a POST form its fields
+    /// up to the file), however it trickles the bytes (`server.header_timeout`).
+    pub header_timeout: Duration,
 }
 
 /// HTTPS listener settings.
@@ -183,6 +195,15 @@ pub struct Limits {
     /// request holds at once, summed over the folders from its prefix down to the current key
     /// (`limits.max_folder_index`).
     pub max_folder_index: usize,
+    /// Largest request head, request line and headers (`limits.max_header_size`).
+    pub max_header_size: usize,
+    /// Most bytes held, summed over every connection, by requests not yet authenticated: heads
+    /// still arriving and POST forms' fields (`limits.unauthenticated_memory`). Beyond it a
+    /// request that would hold more is refused with `503 SlowDown`.
+    pub unauthenticated_memory: usize,
+    /// Most connections open at once from one client address; `None` (0 in the file, the
+    /// default) for no cap (`limits.max_connections_per_address`).
+    pub max_connections_per_address: Option<u32>,
 }
 
 /// `[log]`.
@@ -358,6 +379,39 @@ region = "us-east-1"
             "limits.post_max_parts",
             "cors[0].allowed_origins",
             "cors[0].allowed_methods",
+        ] {
+            assert!(all.contains(needle), "{needle} not in {all}");
+        }
+    }
+
+    #[test]
+    fn admission_limits_have_defaults_bounds_and_can_be_set() {
+        let dir = base_dir_with_secrets();
+        let c = Config::from_toml(MINIMAL, Path::new("proxy.toml"), dir.path()).unwrap();
+        assert_eq!(c.server.header_timeout, std::time::Duration::from_secs(10));
+        assert_eq!(c.limits.max_header_size, 64 * 1024);
+        assert_eq!(c.limits.unauthenticated_memory, 32 * 1024 * 1024);
+        assert_eq!(c.limits.max_connections_per_address, None);
+        let text = MINIMAL.replace("[upstream]", "header_timeout = \"3s\"\n[upstream]")
+            + "[limits]\nmax_header_size = \"8KiB\"\nunauthenticated_memory = \"4MiB\"\n\
+               max_connections_per_address = 50\n";
+        let c = Config::from_toml(&text, Path::new("proxy.toml"), dir.path()).unwrap();
+        assert_eq!(c.server.header_timeout, std::time::Duration::from_secs(3));
+        assert_eq!(c.limits.max_header_size, 8 * 1024);
+        assert_eq!(c.limits.unauthenticated_memory, 4 * 1024 * 1024);
+        assert_eq!(c.limits.max_connections_per_address, Some(50));
+        let zero = MINIMAL.to_string() + "[limits]\nmax_connections_per_address = 0\n";
+        let c = Config::from_toml(&zero, Path::new("proxy.toml"), dir.path()).unwrap();
+        assert_eq!(c.limits.max_connections_per_address, None, "0 is off");
+        let bad = MINIMAL.replace("[upstream]", "header_timeout = \"10ms\"\n[upstream]")
+            + "[limits]\nmax_header_size = \"2MiB\"\nunauthenticated_memory = \"100KiB\"\n";
+        let all = Config::from_toml(&bad, Path::new("proxy.toml"), dir.path())
+            .unwrap_err()
+            .join("\n");
+        for needle in [
+            "server.header_timeout",
+            "limits.max_header_size",
+            "limits.unauthenticated_memory",
         ] {
             assert!(all.contains(needle), "{needle} not in {all}");
         }

@@ -52,6 +52,7 @@ pub(super) struct RawServer {
     pub(super) read_timeout: Option<DurationValue>,
     pub(super) write_timeout: Option<DurationValue>,
     pub(super) keepalive_timeout: Option<DurationValue>,
+    pub(super) header_timeout: Option<DurationValue>,
 }
 
 /// `[upstream]`.
@@ -102,6 +103,9 @@ pub(super) struct RawLimits {
     pub(super) max_delete_body: Option<SizeValue>,
     pub(super) max_complete_body: Option<SizeValue>,
     pub(super) max_folder_index: Option<SizeValue>,
+    pub(super) max_header_size: Option<SizeValue>,
+    pub(super) unauthenticated_memory: Option<SizeValue>,
+    pub(super) max_connections_per_address: Option<u32>,
 }
 
 /// `[log]`.

@@ -8,16 +8,17 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::raw::{
-    OneOrMany, RawAuth, RawConfig, RawCorsRule, RawLimits, RawLog, RawServer, RawUpstream,
-    SizeValue,
+    DurationValue, OneOrMany, RawAuth, RawConfig, RawCorsRule, RawLimits, RawLog, RawServer,
+    RawUpstream, SizeValue,
 };
 use super::units::{duration, parse_size};
 use super::{
     AuthConfig, Config, Limits, LogConfig, LogFormat, ServerConfig, TlsConfig, UpstreamConfig,
-    DEFAULT_CLOCK_SKEW, DEFAULT_MAX_CHUNK_SIZE, DEFAULT_MAX_COMPLETE_BODY, DEFAULT_MAX_DELETE_BODY,
-    DEFAULT_MAX_FOLDER_INDEX, DEFAULT_POST_MAX_FIELD_SIZE, DEFAULT_POST_MAX_PARTS,
-    DEFAULT_POST_MAX_PREFIX, DEFAULT_SECRETS_POLL_INTERVAL, DEFAULT_SHUTDOWN_GRACE,
-    MAX_FOLDER_INDEX_LIMIT, MAX_PRESIGN_EXPIRY,
+    DEFAULT_CLOCK_SKEW, DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_CHUNK_SIZE, DEFAULT_MAX_COMPLETE_BODY,
+    DEFAULT_MAX_DELETE_BODY, DEFAULT_MAX_FOLDER_INDEX, DEFAULT_MAX_HEADER_SIZE,
+    DEFAULT_POST_MAX_FIELD_SIZE, DEFAULT_POST_MAX_PARTS, DEFAULT_POST_MAX_PREFIX,
+    DEFAULT_SECRETS_POLL_INTERVAL, DEFAULT_SHUTDOWN_GRACE, DEFAULT_UNAUTHENTICATED_MEMORY,
+    MAX_FOLDER_INDEX_LIMIT, MAX_HEADER_SIZE_LIMIT, MAX_PRESIGN_EXPIRY,
 };
 use crate::auth::AuthSettings;
 
@@ -98,7 +99,20 @@ fn server(s: RawServer, base: &Path, p: &mut impl FnMut(String)) -> ServerConfig
             Duration::from_secs(60),
             p,
         ),
+        header_timeout: header_timeout(s.header_timeout, p),
     }
+}
+
+/// `server.header_timeout`: at least 100 ms (a head within one round trip), at most 10 min.
+fn header_timeout(value: Option<DurationValue>, p: &mut impl FnMut(String)) -> Duration {
+    let t = duration("server.header_timeout", value, DEFAULT_HEADER_TIMEOUT, p);
+    if t < Duration::from_millis(100) || t > Duration::from_secs(600) {
+        p(format!(
+            "server.header_timeout = {t:?}: must be between 100ms and 10m"
+        ));
+        return DEFAULT_HEADER_TIMEOUT;
+    }
+    t
 }
 
 /// `server.tls_listen`, `tls_cert` and `tls_key`: all three or none; the PEM files must exist.
@@ -292,6 +306,7 @@ fn virtual_host_suffixes(suffixes: Vec<String>, p: &mut impl FnMut(String)) -> V
 
 /// `[limits]`: sizes with units; the POST limits are bounded by [`MAX_POST_PREFIX_LIMIT`].
 fn limits(l: RawLimits, p: &mut impl FnMut(String)) -> Limits {
+    let admission = admission_limits(&l, p);
     let max_chunk_size = match l.max_chunk_size {
         None => DEFAULT_MAX_CHUNK_SIZE,
         Some(v) => parse_size(&v).unwrap_or_else(|e| {
@@ -363,7 +378,46 @@ fn limits(l: RawLimits, p: &mut impl FnMut(String)) -> Limits {
         max_delete_body,
         max_complete_body,
         max_folder_index,
+        max_header_size: admission.0,
+        unauthenticated_memory: admission.1,
+        max_connections_per_address: admission.2,
     }
+}
+
+/// The limits on requests not yet authenticated: `limits.max_header_size` (1 KiB to Pingora's
+/// own 1 MiB), `limits.unauthenticated_memory` (at least 1 MiB) and
+/// `limits.max_connections_per_address` (0, the default, for none).
+fn admission_limits(l: &RawLimits, p: &mut impl FnMut(String)) -> (usize, usize, Option<u32>) {
+    let max_header_size = match l.max_header_size.as_ref().map(parse_size) {
+        None => DEFAULT_MAX_HEADER_SIZE,
+        Some(Ok(n)) if (1024..=MAX_HEADER_SIZE_LIMIT as u64).contains(&n) => n as usize,
+        Some(Ok(n)) => {
+            p(format!(
+                "limits.max_header_size = {n}: must be between 1KiB and {MAX_HEADER_SIZE_LIMIT} bytes"
+            ));
+            DEFAULT_MAX_HEADER_SIZE
+        }
+        Some(Err(e)) => {
+            p(format!("limits.max_header_size: {e}"));
+            DEFAULT_MAX_HEADER_SIZE
+        }
+    };
+    let unauthenticated_memory = match l.unauthenticated_memory.as_ref().map(parse_size) {
+        None => DEFAULT_UNAUTHENTICATED_MEMORY,
+        Some(Ok(n)) if n >= 1024 * 1024 && usize::try_from(n).is_ok() => n as usize,
+        Some(Ok(n)) => {
+            p(format!(
+                "limits.unauthenticated_memory = {n}: must be at least 1MiB"
+            ));
+            DEFAULT_UNAUTHENTICATED_MEMORY
+        }
+        Some(Err(e)) => {
+            p(format!("limits.unauthenticated_memory: {e}"));
+            DEFAULT_UNAUTHENTICATED_MEMORY
+        }
+    };
+    let per_address = l.max_connections_per_address.filter(|&n| n > 0);
+    (max_header_size, unauthenticated_memory, per_address)
 }
 
 /// `[[cors]]`: every rule, in order; problems name the rule by its index (`cors[0]`).

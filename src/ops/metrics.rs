@@ -31,6 +31,8 @@ pub struct Metrics {
     pub verification_duration: HistogramVec,
     /// Requests being served.
     pub in_flight: IntGauge,
+    /// Bytes held by requests not yet authenticated (`limits.unauthenticated_memory`'s use).
+    pub unauthenticated_bytes: IntGauge,
     secrets_reloads: IntCounterVec,
     signing_key_cache: IntCounterVec,
 }
@@ -120,6 +122,11 @@ impl Metrics {
                 &registry,
                 "s3_proxy_in_flight_requests",
                 "Requests being served",
+            )?,
+            unauthenticated_bytes: gauge(
+                &registry,
+                "s3_proxy_unauthenticated_bytes",
+                "Bytes held by requests not yet authenticated: waiting heads, POST form fields",
             )?,
             secrets_reloads: counter_vec(
                 &registry,

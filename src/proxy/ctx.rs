@@ -2,15 +2,14 @@
 //! request points at (the access log, the upstream head), the body check (the body hooks), and
 //! the answer's extras (every response writer).
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 use bytes::Bytes;
 
 use crate::auth::Verified;
 use crate::body::plan::{BodyCheck, BodyPlan};
 use crate::body::BodyVerifier;
-use crate::error::{S3Error, S3ErrorCode};
+use crate::error::{new_request_id, S3Error, S3ErrorCode};
 use crate::ops::InFlight;
 use crate::request::{S3Request, SourceObject, Target};
 use crate::store::BucketOp;
@@ -160,19 +159,4 @@ impl Reply {
             replacement_body: None,
         }
     }
-}
-
-static REQUEST_COUNTER: AtomicU64 = AtomicU64::new(0);
-
-/// A request id unique within this process and unlikely to repeat across restarts.
-fn new_request_id() -> String {
-    let n = REQUEST_COUNTER.fetch_add(1, Ordering::Relaxed);
-    let t = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0);
-    format!(
-        "{:016X}",
-        t.rotate_left(17) ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15)
-    )
 }

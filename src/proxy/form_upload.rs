@@ -32,6 +32,7 @@ use pingora::protocols::http::v1::client::HttpSession as UpstreamSession;
 use pingora::proxy::Session;
 
 use super::ctx::{Reply, RequestCtx};
+use crate::admission::{self, Admission, Charge};
 use crate::auth::{self, Action, Need, Schemes};
 use crate::backend::{Backend, UpstreamLength};
 use crate::body::payload::{PayloadExpectations, PayloadVerifier};
@@ -63,6 +64,8 @@ pub struct FormUpload<'a> {
     pub schemes: Schemes<'a>,
     /// `limits.post_*`.
     pub limits: &'a Limits,
+    /// The budget the fields are charged to until verified, and the time they may take.
+    pub admission: &'a Admission,
     /// The bucket of the request URL (path-style or virtual-hosted).
     pub bucket: &'a str,
 }
@@ -110,9 +113,18 @@ impl FormUpload<'_> {
                 max_parts: self.limits.post_max_parts,
             },
         );
-        let mut start = read_fields(session, &mut reader).await?;
+        // Until the fields are verified the form is unauthenticated: they must arrive within
+        // `server.header_timeout`, and what they hold is charged to the shared budget.
+        let mut charge = Charge::new(self.admission);
+        let mut start = tokio::time::timeout(
+            self.admission.limits().header_timeout,
+            read_fields(session, &mut reader, &mut charge),
+        )
+        .await
+        .map_err(|_| admission::request_timeout())??;
         ctx.identity.auth_label = post::form_auth_method(&start.prefix).label();
         let form = self.verify(&start.prefix, ctx)?;
+        drop(charge);
         let bounds = file_bounds(&form, &reader, head.length)?;
         if start.body_done {
             end_checks(&reader, &bounds)?;
@@ -386,12 +398,14 @@ fn read_head(req: &pingora::http::RequestHeader) -> Result<FormHead, S3Error> {
 async fn read_fields(
     session: &mut Session,
     reader: &mut MultipartReader,
+    charge: &mut Charge<'_>,
 ) -> Result<FormStart, S3Error> {
     let mut early_file_bytes: Vec<Bytes> = Vec::new();
     let mut body_done = false;
     while reader.prefix().is_none() {
         match read_piece(session).await? {
             Some(piece) => {
+                charge.add(piece.len())?;
                 let released = reader.feed(piece)?;
                 if !released.is_empty() {
                     early_file_bytes.push(released);

@@ -33,6 +33,7 @@ use pingora::upstreams::peer::HttpPeer;
 
 pub use ctx::RequestCtx;
 
+use crate::admission::Admission;
 use crate::auth::{self, Schemes, Verified};
 use crate::backend::{self, AnswerMapping, Backend, ConnectionUse};
 use crate::body::delete_list;
@@ -68,17 +69,22 @@ pub struct AuthProxy {
     connector: Connector,
     /// A plain store's ETag records read lately (`store::etags`).
     records: crate::store::etags::RecordsCache,
+    /// The unauthenticated-memory budget and head deadline, shared with the connections'
+    /// admission layer: a POST form's fields are charged to it until verified.
+    admission: Arc<Admission>,
 }
 
 impl AuthProxy {
-    /// A proxy with its configuration, credential store, lifecycle and metrics.
+    /// A proxy with its configuration, credential store, lifecycle, metrics and admission.
     pub fn new(
         config: Arc<Config>,
         credentials: Arc<CredentialStore>,
         lifecycle: Arc<Lifecycle>,
         metrics: Arc<Metrics>,
+        admission: Arc<Admission>,
     ) -> Self {
         AuthProxy {
+            admission,
             backend: Backend::new(&config),
             config,
             credentials,
@@ -422,6 +428,7 @@ impl AuthProxy {
             backend: &self.backend,
             schemes: self.schemes(),
             limits: &self.config.limits,
+            admission: &self.admission,
             bucket: &bucket,
         };
         let result = upload.run(session, ctx).await;
@@ -430,7 +437,14 @@ impl AuthProxy {
             // Writing the success answer itself may be what failed: then the client is gone
             // and there is nothing more to say.
             if session.response_written().is_none() {
-                if !session.is_body_done() {
+                // The rest of a refused form is read (up to a limit) so a browser, which reads
+                // no answer before it has sent its form, sees the error; not when the refusal is
+                // for holding the proxy too long or too much before authentication.
+                let unauthenticated_refusal = matches!(
+                    err.code,
+                    S3ErrorCode::SlowDown | S3ErrorCode::RequestTimeout
+                );
+                if !session.is_body_done() && !unauthenticated_refusal {
                     form_upload::drain_body(session).await;
                 }
                 self.write_error(session, ctx, &err).await?;

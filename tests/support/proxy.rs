@@ -283,6 +283,11 @@ impl Proxy {
         std::iter::once(self.addr).chain(self.tls_addr).collect()
     }
 
+    /// The proxy's process id (for its memory and file descriptors in /proc).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The plain-HTTP listener.
     pub fn addr(&self) -> SocketAddr {
         self.addr
