@@ -5,8 +5,13 @@
 #                 image, a binary without debug info, the image's size, check-config of the shipped
 #                 configs, read-only root filesystem as UID 65532, HEALTHCHECK, signed S3 PUT/GET through it to an nginx container, SIGTERM
 #                 during an upload: the upload completes and the proxy exits 0 within 30 s
-#   2. compose    deploy/compose.yaml with podman-compose: its build: section, up, S3 PUT/GET on the
-#                 127.0.0.1 port, nginx unpublished on an internal network, down
+#   2. compose    deploy/compose.yaml with podman-compose: its build: section, up (two proxy
+#                 replicas behind the nginx balancer), S3 PUT/GET on the 127.0.0.1 port, nginx
+#                 unpublished on an internal network
+#   2b. replicas  the same stack: a multipart upload whose parts go through different replicas;
+#                 a key rotated in the shared secret file, picked up by each replica within the
+#                 poll interval; the replica serving a streamed PUT killed (SIGKILL) mid-upload:
+#                 the client gets an error, nothing is committed, the other replica serves on; down
 #   3. kubernetes deploy/kubernetes rendered by kustomize (kubectl kustomize) and run with
 #                 `podman play kube`: probes' endpoints, S3 PUT/GET, nginx unreachable from outside
 #                 the pod, credentials rotated through a kubelet-style ..data symlink swap, --down
@@ -270,10 +275,12 @@ fi
 step_done
 
 # --- 2. compose -----------------------------------------------------------------------------------
-step "2. compose: build, up, S3 on the 127.0.0.1 port, nginx unpublished, down"
+step "2. compose: build, up (two replicas, a balancer), S3 on the 127.0.0.1 port, nginx unpublished"
 P2=$(free_port)
+# The secret is a copy: step 2b rewrites it.
+cp deploy/secrets.example.toml "$TMP/compose-secrets.toml"
 export PROXY_IMAGE=$COMPOSE_IMG PROXY_BUILD_TARGET=runtime-prebuilt BASE_IMAGE=$BASE_IMG \
-    NGINX_IMAGE=$NGINX_IMG PROXY_PORT=$P2 BUILDAH_FORMAT=docker
+    NGINX_IMAGE=$NGINX_IMG PROXY_PORT=$P2 BUILDAH_FORMAT=docker PROXY_SECRETS_FILE=$TMP/compose-secrets.toml
 IMAGES+=("$COMPOSE_IMG")
 # the compose file's own build: section (context .., deploy/Containerfile, target, args); the
 # layers come from the build above, so this is quick and needs no network
@@ -284,11 +291,13 @@ else
 fi
 COMPOSE_UP=1
 compose up -d >"$TMP/compose-up.log" 2>&1
-c_proxy=${RUN}_proxy_1 c_nginx=${RUN}_nginx_1 c_owner=${RUN}_data-owner_1
-if wait_until 30 podman healthcheck run "$c_proxy"; then
-    pass "compose up: proxy healthy (compose healthcheck: healthcheck --ready), data-owner exited $(podman inspect "$c_owner" --format '{{.State.ExitCode}}')"
+c_proxy=${RUN}_proxy_1 c_proxy2=${RUN}_proxy_2 c_nginx=${RUN}_nginx_1 c_owner=${RUN}_data-owner_1
+c_lb=${RUN}_balancer_1
+if wait_until 30 podman healthcheck run "$c_proxy" && wait_until 30 podman healthcheck run "$c_proxy2" \
+    && [ "$(podman ps -q --filter "label=io.podman.compose.project=$RUN" --filter label=io.podman.compose.service=proxy | wc -l)" = 2 ]; then
+    pass "compose up: two proxy replicas, both healthy (compose healthcheck: healthcheck --ready), data-owner exited $(podman inspect "$c_owner" --format '{{.State.ExitCode}}')"
 else
-    show "$TMP/compose-up.log"; fail "compose up: proxy healthy"
+    show "$TMP/compose-up.log"; fail "compose up: two proxy replicas healthy"
     podman logs "$c_proxy" 2>&1 | tail -20 | show; podman logs "$c_nginx" 2>&1 | tail -20 | show
 fi
 data2=$(podman volume inspect "${RUN}_data" --format '{{.Mountpoint}}' 2>/dev/null)
@@ -298,20 +307,60 @@ else
     show "$TMP/s3-2.log"; fail "compose: signed S3 PUT/GET via 127.0.0.1:$P2"
     podman logs "$c_proxy" 2>&1 | tail -20 | show
 fi
+# The balancer spread those requests over both replicas (its access log names the replica of
+# each): round-robin, so both addresses appear.
+replica_ips=$(for c in "$c_proxy" "$c_proxy2"; do podman inspect "$c" --format "{{(index .NetworkSettings.Networks \"${RUN}_frontend\").IPAddress}}"; done 2>/dev/null)
+served=$(podman logs "$c_lb" 2>/dev/null | grep -o 'replica=[0-9.]*' | sort | uniq -c | tr -s ' ' | tr '\n' ';')
+both=1
+for ip in $replica_ips; do grep -q "replica=$ip;" <<<"$served" || both=""; done
+if [ -n "$both" ] && [ "$(wc -w <<<"$replica_ips")" = 2 ]; then
+    pass "compose: the balancer spread the requests over both replicas (requests per replica: $served)"
+else
+    fail "compose: balancer over both replicas (replicas: $(echo $replica_ips); served: $served)"
+fi
 # nginx: no published port, attached to the internal network only; the published port is the
-# proxy's (an unsigned GET of the object just written is refused there).
+# balancer's, which is on the frontend network only (an unsigned GET of the object just written
+# is refused there by a proxy).
 n_ports=$(podman inspect "$c_nginx" --format '{{len .HostConfig.PortBindings}}' 2>/dev/null)
 n_nets=$(podman inspect "$c_nginx" --format '{{range $k, $_ := .NetworkSettings.Networks}}{{$k}} {{end}}' 2>/dev/null)
+lb_nets=$(podman inspect "$c_lb" --format '{{range $k, $_ := .NetworkSettings.Networks}}{{$k}} {{end}}' 2>/dev/null)
+lb_port=$(podman port "$c_lb" 8080/tcp 2>/dev/null)
 internal=$(podman network inspect "${RUN}_backend" --format '{{.Internal}}' 2>/dev/null)
 published=$(podman ps --filter "label=io.podman.compose.project=$RUN" --format '{{.Names}}={{.Ports}}' | grep -c '127.0.0.1:')
 any_wild=$(podman ps --filter "label=io.podman.compose.project=$RUN" --format '{{.Ports}}' | grep -c '0\.0\.0\.0')
 unsigned=$(http_code "http://127.0.0.1:$P2/demo/deploy-test/object.bin")
 if [ "$n_ports" = 0 ] && [ "$n_nets" = "${RUN}_backend " ] && [ "$internal" = true ] \
-    && [ "$published" = 1 ] && [ "$any_wild" = 0 ] && [ "$unsigned" = 403 ]; then
-    pass "compose: nginx not reachable from the host: no published port, only on internal network ${RUN}_backend; the one published port (127.0.0.1) is the proxy's (unsigned GET: 403)"
+    && [ "$published" = 1 ] && [ "$any_wild" = 0 ] && [ "$unsigned" = 403 ] \
+    && [ "$lb_nets" = "${RUN}_frontend " ] && [ "$lb_port" = "127.0.0.1:$P2" ]; then
+    pass "compose: nginx not reachable from the host: no published port, only on internal network ${RUN}_backend; the one published port (127.0.0.1) is the balancer's, on ${RUN}_frontend only (unsigned GET: 403)"
 else
-    fail "compose: nginx exposure (bindings=$n_ports nets='$n_nets' internal=$internal published=$published wildcard=$any_wild unsigned=$unsigned)"
+    fail "compose: nginx exposure (bindings=$n_ports nets='$n_nets' internal=$internal published=$published wildcard=$any_wild unsigned=$unsigned balancer: nets='$lb_nets' port=$lb_port)"
 fi
+step_done
+
+# --- 2b. two replicas -------------------------------------------------------------------------------
+step "2b. compose, two replicas: multipart across them, key rotation on each, one killed mid-upload, down"
+# Each replica is addressed on its own loopback from inside its network namespace (replicas.py
+# enters it by the container's PID), not only through the balancer.
+replicas=()
+for c in "$c_proxy" "$c_proxy2"; do replicas+=("$c=$(podman inspect "$c" --format '{{.State.Pid}}' 2>/dev/null)"); done
+if (cd "$DT" && "$PY" replicas.py multipart "${replicas[@]}") >"$TMP/replicas-mp.log" 2>&1; then
+    show "$TMP/replicas-mp.log"; pass "replicas: one multipart upload, parts and completion through different replicas (the state is on the store): bytes equal"
+else
+    show "$TMP/replicas-mp.log"; fail "replicas: multipart upload across replicas"
+fi
+if (cd "$DT" && "$PY" replicas.py rotate "$TMP/compose-secrets.toml" "${replicas[@]}") >"$TMP/replicas-rot.log" 2>&1; then
+    show "$TMP/replicas-rot.log"; pass "replicas: a key rotated in the shared secret file, each replica accepts the new key and refuses the dropped one within the poll interval (2 s) + 4 s"
+else
+    show "$TMP/replicas-rot.log"; fail "replicas: key rotation on both replicas"
+fi
+if (cd "$DT" && "$PY" replicas.py kill "http://127.0.0.1:$P2" "$data2" "${replicas[@]}") >"$TMP/replicas-kill.log" 2>&1; then
+    show "$TMP/replicas-kill.log"; pass "replicas: the replica serving a streamed PUT killed mid-upload: the client gets an error, nothing committed, the next PUT through 127.0.0.1:$P2 served by the other"
+else
+    show "$TMP/replicas-kill.log"; fail "replicas: one replica killed mid-upload"
+    podman logs "$c_lb" 2>&1 | tail -10 | show
+fi
+podman logs "$c_lb" 2>/dev/null | grep -F 'killed-mid-upload' | show
 compose down -v -t 0 >"$TMP/compose-down.log" 2>&1
 left=$(podman ps -a --filter "label=io.podman.compose.project=$RUN" -q | wc -l)
 if [ "$left" = 0 ] && ! podman volume exists "${RUN}_data" && ! podman network exists "${RUN}_backend"; then
