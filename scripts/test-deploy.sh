@@ -15,8 +15,13 @@
 #   3. kubernetes deploy/kubernetes rendered by kustomize (kubectl kustomize) and run with
 #                 `podman play kube`: probes' endpoints, S3 PUT/GET, nginx unreachable from outside
 #                 the pod, credentials rotated through a kubelet-style ..data symlink swap, --down
-#   4. validate   every manifest and the rendered set with kubernetes-validate -k 1.30.0 --strict
-#   5. shape      scripts/deploy-test/test_manifests.py (pytest): probes, mounts, security contexts…
+#   3b. scale-out deploy/kubernetes-scale-out (a store Deployment, two proxy replicas, HPA) rendered
+#                 by kustomize and run with `podman play kube` as far as podman can
+#                 (scripts/deploy-test/scale_out_for_podman.py says what it changes): S3 through
+#                 each proxy pod, a multipart upload across them, the shared Secret rotated, --down
+#   4. validate   every manifest and the rendered sets with kubernetes-validate -k 1.30.0 --strict
+#   5. shape      scripts/deploy-test/test_manifests.py, test_scale_out.py (pytest): probes, mounts,
+#                 security contexts, Services and selectors, the balancer, the autoscaler…
 #   6. run-local  scripts/run-local.sh's prerequisite check (scripts/test-run-local.sh), and for real
 #                 in a container with nginx but no cmake: not root, one line naming what is missing;
 #                 root, exactly the missing ones installed (with DEPLOY_FULL_BUILD=1, then
@@ -65,16 +70,16 @@ step_done() { printf '   (%ss)\n' $((SECONDS - STEP_T)); }
 show() { sed 's/^/   | /' "$@" >&2; } # indented log excerpt
 
 # --- clean-up: only what this run made, by name ----------------------------------------------------
-CONTAINERS=() VOLUMES=() NETWORKS=() IMAGES=() COMPOSE_UP="" KUBE_FILE=""
+CONTAINERS=() VOLUMES=() NETWORKS=() IMAGES=() COMPOSE_UP="" KUBE_FILE="" KUBE_FILE_SO=""
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
     if [ -n "$COMPOSE_UP" ]; then
         compose down -v -t 0 >>"$TMP/cleanup.log" 2>&1
     fi
-    if [ -n "$KUBE_FILE" ]; then
-        podman play kube --down "$KUBE_FILE" >>"$TMP/cleanup.log" 2>&1
-    fi
+    for f in "$KUBE_FILE" "$KUBE_FILE_SO"; do
+        [ -n "$f" ] && podman play kube --down "$f" >>"$TMP/cleanup.log" 2>&1
+    done
     for c in "${CONTAINERS[@]}"; do podman rm -f -t 0 "$c" >>"$TMP/cleanup.log" 2>&1; done
     for v in "${VOLUMES[@]}"; do podman volume rm -f "$v" >>"$TMP/cleanup.log" 2>&1; done
     for n in "${NETWORKS[@]}"; do podman network rm -f "$n" >>"$TMP/cleanup.log" 2>&1; done
@@ -473,23 +478,108 @@ else
 fi
 step_done
 
+# --- 3b. kubernetes scale-out: the proxy as its own Deployment of two ------------------------------
+step "3b. kubernetes scale-out: kustomize deploy/kubernetes-scale-out, podman play kube (a store pod, two proxy pods), S3 through each, multipart across them, shared Secret rotated, --down"
+PSA=$(free_port) PSAM=$(free_port) PSB=$(free_port) PSBM=$(free_port)
+OV2=$TMP/overlay-scale-out
+mkdir -p "$OV2"
+cat >"$OV2/kustomization.yaml" <<EOF
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources:
+  - $(realpath --relative-to="$OV2" "$ROOT/deploy/kubernetes-scale-out")
+nameSuffix: -$RUN-so
+images:
+  - name: s3-auth-proxy
+    newName: ${IMG%:*}
+    newTag: ${IMG##*:}
+  - name: docker.io/library/nginx
+    newName: ${NGINX_IMG%:*}
+    newTag: ${NGINX_IMG##*:}
+EOF
+"$KUBECTL" kustomize deploy/kubernetes-scale-out >"$TMP/scale-out.yaml" 2>"$TMP/kustomize-so.log"
+if "$KUBECTL" kustomize "$OV2" >"$TMP/rendered-so.yaml" 2>>"$TMP/kustomize-so.log" && [ -s "$TMP/scale-out.yaml" ]; then
+    pass "kubectl kustomize deploy/kubernetes-scale-out (an overlay of deploy/kubernetes) and a test overlay render"
+else
+    show "$TMP/kustomize-so.log"; fail "kustomize render of deploy/kubernetes-scale-out"
+fi
+for v in config credentials nginx data; do VOLUMES+=("s3-auth-proxy-$v-$RUN-so"); done
+KUBE_FILE_SO=$TMP/podman-so.yaml
+pa=s3-auth-proxy-$RUN-so-pod-0 pb=s3-auth-proxy-$RUN-so-b-pod-0 pstore=s3-auth-proxy-store-$RUN-so-pod-0
+"$VENV/bin/python" "$DT/scale_out_for_podman.py" "$TMP/rendered-so.yaml" "$KUBE_FILE_SO" "$PSA" "$PSAM" "$PSB" "$PSBM" >"$TMP/play-so.log" 2>&1 \
+    && podman play kube --network "$RUN-kube" "$KUBE_FILE_SO" >>"$TMP/play-so.log" 2>&1
+if wait_until 30 is_200 "http://127.0.0.1:$PSAM/readyz" && wait_until 30 is_200 "http://127.0.0.1:$PSBM/readyz" \
+    && [ "$(podman ps -q --filter "pod=$pstore" --filter status=running | wc -l)" = 2 ]; then
+    pass "podman play kube: the store pod and two pods of the one proxy Deployment up (/readyz 200 on each)"
+else
+    show "$TMP/play-so.log"; fail "podman play kube: scale-out pods up"
+fi
+data_so=$(podman volume inspect "s3-auth-proxy-data-$RUN-so" --format '{{.Mountpoint}}' 2>/dev/null)
+ok=1
+for port in "$PSA" "$PSB"; do
+    S3_KEY=deploy-test/via-$port.bin "$PY" "$DT/s3_roundtrip.py" "http://127.0.0.1:$port" demo \
+        --expect-file "$data_so/objects/demo/deploy-test/via-$port.bin" >>"$TMP/s3-so.log" 2>&1 || ok=""
+done
+show "$TMP/s3-so.log"
+if [ -n "$ok" ]; then
+    pass "scale-out: signed S3 PUT/GET through each proxy pod (127.0.0.1:$PSA, :$PSB) to the store pod: bytes equal on the one PVC volume"
+else
+    fail "scale-out: signed S3 PUT/GET through each proxy pod"
+    for c in "$pa-proxy" "$pb-proxy" "$pstore-nginx"; do podman logs "$c" 2>&1 | tail -10 | show; done
+fi
+so_replicas=()
+for c in "$pa-proxy" "$pb-proxy"; do so_replicas+=("$c=$(podman inspect "$c" --format '{{.State.Pid}}' 2>/dev/null)"); done
+if (cd "$DT" && "$PY" replicas.py multipart "${so_replicas[@]}") >"$TMP/so-mp.log" 2>&1; then
+    show "$TMP/so-mp.log"; pass "scale-out: one multipart upload across the two proxy pods"
+else
+    show "$TMP/so-mp.log"; fail "scale-out: multipart upload across the proxy pods"
+fi
+creds_so=$(podman volume inspect "s3-auth-proxy-credentials-$RUN-so" --format '{{.Mountpoint}}' 2>/dev/null)
+mounts=$(for c in "$pa-proxy" "$pb-proxy"; do podman inspect "$c" --format '{{range .Mounts}}{{if eq .Destination "/run/secrets/s3-auth-proxy"}}{{.Name}}{{end}}{{end}}'; echo; done 2>/dev/null | sort -u | tr -d '\n')
+if [ "$mounts" = "s3-auth-proxy-credentials-$RUN-so" ] \
+    && (cd "$DT" && "$PY" replicas.py rotate "$creds_so" "${so_replicas[@]}") >"$TMP/so-rot.log" 2>&1; then
+    show "$TMP/so-rot.log"; pass "scale-out: both proxy pods mount the one Secret; a kubelet-style ..data swap is picked up by each within the poll interval + 4 s"
+else
+    show "$TMP/so-rot.log"; fail "scale-out: shared Secret rotation (mounted: $mounts)"
+fi
+# The store is published nowhere (the proxies reach it over the pod network); the proxies on
+# 127.0.0.1 only.
+store_ports=$(podman pod inspect "$pstore" --format '{{json .InfraConfig.PortBindings}}' 2>/dev/null)
+proxy_ports=$(for p in "$pa" "$pb"; do podman pod inspect "$p" --format '{{json .InfraConfig.PortBindings}}'; done 2>/dev/null)
+if { [ "$store_ports" = "{}" ] || [ "$store_ports" = "null" ]; } && grep -q "\"HostPort\":\"$PSB\"" <<<"$proxy_ports" \
+    && ! grep -q '"HostIp":""' <<<"$proxy_ports" && ! grep -q '0\.0\.0\.0' <<<"$proxy_ports"; then
+    pass "scale-out: the store pod publishes no port; the proxy pods only on 127.0.0.1"
+else
+    fail "scale-out: ports (store: $store_ports; proxies: $proxy_ports)"
+fi
+podman play kube --down "$KUBE_FILE_SO" >"$TMP/down-so.log" 2>&1
+down_rc=$?
+for v in config credentials nginx data; do podman volume rm -f "s3-auth-proxy-$v-$RUN-so" >>"$TMP/down-so.log" 2>&1; done
+if [ $down_rc = 0 ] && ! podman pod exists "$pa" && ! podman pod exists "$pb" && ! podman pod exists "$pstore"; then
+    KUBE_FILE_SO=""
+    pass "podman play kube --down: the three pods removed (and their volumes)"
+else
+    show "$TMP/down-so.log"; fail "podman play kube --down (scale-out)"
+fi
+step_done
+
 # --- 4. kubernetes-validate ---------------------------------------------------------------------------
 step "4. kubernetes-validate -k 1.30.0 --strict"
 ok=1
-for f in deploy/kubernetes/*.yaml "$TMP/base.yaml"; do
-    [ "$(basename "$f")" = kustomization.yaml ] && continue
+for f in deploy/kubernetes/*.yaml deploy/kubernetes-scale-out/*.yaml "$TMP/base.yaml" "$TMP/scale-out.yaml"; do
+    case $(basename "$f") in kustomization.yaml | patch-*.yaml) continue ;; esac   # kustomize's own files
     "$VENV/bin/kubernetes-validate" -k 1.30.0 --strict "$f" >"$TMP/validate.log" 2>&1 || { ok=""; show "$TMP/validate.log"; }
 done
 # control: the validator does refuse an unknown field
 sed 's/^\(\s*\)terminationGracePeriodSeconds:/\1terminationGracePeriod: 30\n\1terminationGracePeriodSeconds:/' \
     deploy/kubernetes/deployment.yaml >"$TMP/broken.yaml"
 "$VENV/bin/kubernetes-validate" -k 1.30.0 --strict "$TMP/broken.yaml" >/dev/null 2>&1 && ok=""
-check "kubernetes-validate -k 1.30.0 --strict: every manifest and the kustomize output valid (and an unknown field refused)" [ -n "$ok" ]
+check "kubernetes-validate -k 1.30.0 --strict: every manifest and both kustomize outputs (sidecar, scale-out) valid (and an unknown field refused)" [ -n "$ok" ]
 step_done
 
 # --- 5. manifest shape ------------------------------------------------------------------------------
-step "5. manifest shape (pytest scripts/deploy-test/test_manifests.py)"
-if RENDERED_MANIFESTS=$TMP/base.yaml "$VENV/bin/python" -m pytest -q -p no:cacheprovider "$DT/test_manifests.py" >"$TMP/pytest.log" 2>&1; then
+step "5. manifest shape (pytest scripts/deploy-test/test_manifests.py, test_scale_out.py)"
+if RENDERED_MANIFESTS=$TMP/base.yaml RENDERED_SCALE_OUT=$TMP/scale-out.yaml "$VENV/bin/python" -m pytest -q -p no:cacheprovider "$DT/test_manifests.py" "$DT/test_scale_out.py" >"$TMP/pytest.log" 2>&1; then
     pass "manifest shape: $(tail -1 "$TMP/pytest.log")"
 else
     show "$TMP/pytest.log"; fail "manifest shape: $(tail -1 "$TMP/pytest.log")"
