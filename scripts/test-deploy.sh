@@ -312,6 +312,13 @@ else
     show "$TMP/s3-2.log"; fail "compose: signed S3 PUT/GET via 127.0.0.1:$P2"
     podman logs "$c_proxy" 2>&1 | tail -20 | show
 fi
+# The balancer passes the target and the Host as signed: an odd key, a header signature and a
+# presigned URL (the signature in the query) through it.
+if (cd "$DT" && "$PY" replicas.py exact "http://127.0.0.1:$P2") >"$TMP/exact.log" 2>&1; then
+    show "$TMP/exact.log"; pass "compose: through the balancer (Host passed as signed), a key with a space, +, %, ~, ;, = and non-ASCII: header-signed PUT and presigned GET verify, bytes equal"
+else
+    show "$TMP/exact.log"; fail "compose: the balancer passes requests as signed"
+fi
 # The balancer spread those requests over both replicas (its access log names the replica of
 # each): round-robin, so both addresses appear.
 replica_ips=$(for c in "$c_proxy" "$c_proxy2"; do podman inspect "$c" --format "{{(index .NetworkSettings.Networks \"${RUN}_frontend\").IPAddress}}"; done 2>/dev/null)

@@ -3,6 +3,7 @@
     python replicas.py rotate    SECRETS_FILE|SECRET_DIR NAME=PID NAME=PID
     python replicas.py multipart NAME=PID NAME=PID
     python replicas.py kill      http://127.0.0.1:PORT DATA_DIR NAME=PID NAME=PID
+    python replicas.py exact     http://127.0.0.1:PORT
 
 NAME is a replica's container, PID its process on the host. Each replica is addressed on its own
 loopback: a worker thread per replica enters the replica's network namespace (setns on
@@ -24,6 +25,12 @@ loopback: a worker thread per replica enters the replica's network namespace (se
              must see an error (5xx or a reset, never 200), the store must hold neither the object
              nor a partial upload file, and the next PUT through the same address must succeed,
              served by the other replica (its PUT 2xx counter moves, and only its).
+  exact      through the balancer: a key with a space, `+`, `%`, `~`, `;`, `=` and non-ASCII,
+             PUT with a header signature and read back by a presigned URL (the signature in the
+             query), then listed. Tried against broken balancers: `Host $host` (the port
+             dropped) fails the signature; `proxy_pass` with a URI part, which re-encodes the
+             path, still passes (the proxy verifies what the path decodes to), so this does not
+             catch that one: the shape test pins `proxy_pass` without a URI part.
 Exit 0 only if everything checked holds.
 """
 
@@ -283,12 +290,31 @@ def kill(endpoint, data_dir, replicas):
     return failed and not left and next_ok and moved == 1.0
 
 
+# --- exact -------------------------------------------------------------------------------------------
+
+
+def exact(endpoint):
+    key = "deploy-test/odd name+%41~;=ü.bin"
+    body = os.urandom(4096)
+    s3 = client(endpoint, KEY_ID, SECRET)
+    s3.put_object(Bucket="demo", Key=key, Body=body)
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": "demo", "Key": key}, ExpiresIn=300)
+    with urllib.request.urlopen(url, timeout=10) as r:
+        got = r.read()
+    listed = [o["Key"] for o in s3.list_objects_v2(Bucket="demo", Prefix="deploy-test/odd")["Contents"]]
+    print(f"  PUT {key!r} (header signature), GET by presigned URL {urlparse(url).path}: "
+          f"{'bytes equal' if got == body else 'DIFFER'}; listed as {listed}")
+    return got == body and listed == [key]
+
+
 def main():
     mode, args = sys.argv[1], sys.argv[2:]
     if mode == "rotate":
         ok = rotate(args[0], [Replica(s) for s in args[1:3]])
     elif mode == "multipart":
         ok = multipart([Replica(s) for s in args[0:2]])
+    elif mode == "exact":
+        ok = exact(args[0])
     elif mode == "kill":
         ok = kill(args[0], args[1], [Replica(s) for s in args[2:4]])
     else:
