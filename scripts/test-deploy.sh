@@ -5,13 +5,23 @@
 #                 image, a binary without debug info, the image's size, check-config of the shipped
 #                 configs, read-only root filesystem as UID 65532, HEALTHCHECK, signed S3 PUT/GET through it to an nginx container, SIGTERM
 #                 during an upload: the upload completes and the proxy exits 0 within 30 s
-#   2. compose    deploy/compose.yaml with podman-compose: its build: section, up, S3 PUT/GET on the
-#                 127.0.0.1 port, nginx unpublished on an internal network, down
+#   2. compose    deploy/compose.yaml with podman-compose: its build: section, up (two proxy
+#                 replicas behind the nginx balancer), S3 PUT/GET on the 127.0.0.1 port, nginx
+#                 unpublished on an internal network
+#   2b. replicas  the same stack: a multipart upload whose parts go through different replicas;
+#                 a key rotated in the shared secret file, picked up by each replica within the
+#                 poll interval; the replica serving a streamed PUT killed (SIGKILL) mid-upload:
+#                 the client gets an error, nothing is committed, the other replica serves on; down
 #   3. kubernetes deploy/kubernetes rendered by kustomize (kubectl kustomize) and run with
 #                 `podman play kube`: probes' endpoints, S3 PUT/GET, nginx unreachable from outside
 #                 the pod, credentials rotated through a kubelet-style ..data symlink swap, --down
-#   4. validate   every manifest and the rendered set with kubernetes-validate -k 1.30.0 --strict
-#   5. shape      scripts/deploy-test/test_manifests.py (pytest): probes, mounts, security contexts…
+#   3b. scale-out deploy/kubernetes-scale-out (a store Deployment, two proxy replicas, HPA) rendered
+#                 by kustomize and run with `podman play kube` as far as podman can
+#                 (scripts/deploy-test/scale_out_for_podman.py says what it changes): S3 through
+#                 each proxy pod, a multipart upload across them, the shared Secret rotated, --down
+#   4. validate   every manifest and the rendered sets with kubernetes-validate -k 1.30.0 --strict
+#   5. shape      scripts/deploy-test/test_manifests.py, test_scale_out.py (pytest): probes, mounts,
+#                 security contexts, Services and selectors, the balancer, the autoscaler…
 #   6. run-local  scripts/run-local.sh's prerequisite check (scripts/test-run-local.sh), and for real
 #                 in a container with nginx but no cmake: not root, one line naming what is missing;
 #                 root, exactly the missing ones installed (with DEPLOY_FULL_BUILD=1, then
@@ -60,16 +70,16 @@ step_done() { printf '   (%ss)\n' $((SECONDS - STEP_T)); }
 show() { sed 's/^/   | /' "$@" >&2; } # indented log excerpt
 
 # --- clean-up: only what this run made, by name ----------------------------------------------------
-CONTAINERS=() VOLUMES=() NETWORKS=() IMAGES=() COMPOSE_UP="" KUBE_FILE=""
+CONTAINERS=() VOLUMES=() NETWORKS=() IMAGES=() COMPOSE_UP="" KUBE_FILE="" KUBE_FILE_SO=""
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
     if [ -n "$COMPOSE_UP" ]; then
         compose down -v -t 0 >>"$TMP/cleanup.log" 2>&1
     fi
-    if [ -n "$KUBE_FILE" ]; then
-        podman play kube --down "$KUBE_FILE" >>"$TMP/cleanup.log" 2>&1
-    fi
+    for f in "$KUBE_FILE" "$KUBE_FILE_SO"; do
+        [ -n "$f" ] && podman play kube --down "$f" >>"$TMP/cleanup.log" 2>&1
+    done
     for c in "${CONTAINERS[@]}"; do podman rm -f -t 0 "$c" >>"$TMP/cleanup.log" 2>&1; done
     for v in "${VOLUMES[@]}"; do podman volume rm -f "$v" >>"$TMP/cleanup.log" 2>&1; done
     for n in "${NETWORKS[@]}"; do podman network rm -f "$n" >>"$TMP/cleanup.log" 2>&1; done
@@ -270,10 +280,12 @@ fi
 step_done
 
 # --- 2. compose -----------------------------------------------------------------------------------
-step "2. compose: build, up, S3 on the 127.0.0.1 port, nginx unpublished, down"
+step "2. compose: build, up (two replicas, a balancer), S3 on the 127.0.0.1 port, nginx unpublished"
 P2=$(free_port)
+# The secret is a copy: step 2b rewrites it.
+cp deploy/secrets.example.toml "$TMP/compose-secrets.toml"
 export PROXY_IMAGE=$COMPOSE_IMG PROXY_BUILD_TARGET=runtime-prebuilt BASE_IMAGE=$BASE_IMG \
-    NGINX_IMAGE=$NGINX_IMG PROXY_PORT=$P2 BUILDAH_FORMAT=docker
+    NGINX_IMAGE=$NGINX_IMG PROXY_PORT=$P2 BUILDAH_FORMAT=docker PROXY_SECRETS_FILE=$TMP/compose-secrets.toml
 IMAGES+=("$COMPOSE_IMG")
 # the compose file's own build: section (context .., deploy/Containerfile, target, args); the
 # layers come from the build above, so this is quick and needs no network
@@ -284,11 +296,13 @@ else
 fi
 COMPOSE_UP=1
 compose up -d >"$TMP/compose-up.log" 2>&1
-c_proxy=${RUN}_proxy_1 c_nginx=${RUN}_nginx_1 c_owner=${RUN}_data-owner_1
-if wait_until 30 podman healthcheck run "$c_proxy"; then
-    pass "compose up: proxy healthy (compose healthcheck: healthcheck --ready), data-owner exited $(podman inspect "$c_owner" --format '{{.State.ExitCode}}')"
+c_proxy=${RUN}_proxy_1 c_proxy2=${RUN}_proxy_2 c_nginx=${RUN}_nginx_1 c_owner=${RUN}_data-owner_1
+c_lb=${RUN}_balancer_1
+if wait_until 30 podman healthcheck run "$c_proxy" && wait_until 30 podman healthcheck run "$c_proxy2" \
+    && [ "$(podman ps -q --filter "label=io.podman.compose.project=$RUN" --filter label=io.podman.compose.service=proxy | wc -l)" = 2 ]; then
+    pass "compose up: two proxy replicas, both healthy (compose healthcheck: healthcheck --ready), data-owner exited $(podman inspect "$c_owner" --format '{{.State.ExitCode}}')"
 else
-    show "$TMP/compose-up.log"; fail "compose up: proxy healthy"
+    show "$TMP/compose-up.log"; fail "compose up: two proxy replicas healthy"
     podman logs "$c_proxy" 2>&1 | tail -20 | show; podman logs "$c_nginx" 2>&1 | tail -20 | show
 fi
 data2=$(podman volume inspect "${RUN}_data" --format '{{.Mountpoint}}' 2>/dev/null)
@@ -298,20 +312,67 @@ else
     show "$TMP/s3-2.log"; fail "compose: signed S3 PUT/GET via 127.0.0.1:$P2"
     podman logs "$c_proxy" 2>&1 | tail -20 | show
 fi
+# The balancer passes the target and the Host as signed: an odd key, a header signature and a
+# presigned URL (the signature in the query) through it.
+if (cd "$DT" && "$PY" replicas.py exact "http://127.0.0.1:$P2") >"$TMP/exact.log" 2>&1; then
+    show "$TMP/exact.log"; pass "compose: through the balancer (Host passed as signed), a key with a space, +, %, ~, ;, = and non-ASCII: header-signed PUT and presigned GET verify, bytes equal"
+else
+    show "$TMP/exact.log"; fail "compose: the balancer passes requests as signed"
+fi
+# The balancer spread those requests over both replicas (its access log names the replica of
+# each): round-robin, so both addresses appear.
+replica_ips=$(for c in "$c_proxy" "$c_proxy2"; do podman inspect "$c" --format "{{(index .NetworkSettings.Networks \"${RUN}_frontend\").IPAddress}}"; done 2>/dev/null)
+served=$(podman logs "$c_lb" 2>/dev/null | grep -o 'replica=[0-9.]*' | sort | uniq -c | tr -s ' ' | tr '\n' ';')
+both=1
+for ip in $replica_ips; do grep -q "replica=$ip;" <<<"$served" || both=""; done
+if [ -n "$both" ] && [ "$(wc -w <<<"$replica_ips")" = 2 ]; then
+    pass "compose: the balancer spread the requests over both replicas (requests per replica: $served)"
+else
+    fail "compose: balancer over both replicas (replicas: $(echo $replica_ips); served: $served)"
+fi
 # nginx: no published port, attached to the internal network only; the published port is the
-# proxy's (an unsigned GET of the object just written is refused there).
+# balancer's, which is on the frontend network only (an unsigned GET of the object just written
+# is refused there by a proxy).
 n_ports=$(podman inspect "$c_nginx" --format '{{len .HostConfig.PortBindings}}' 2>/dev/null)
 n_nets=$(podman inspect "$c_nginx" --format '{{range $k, $_ := .NetworkSettings.Networks}}{{$k}} {{end}}' 2>/dev/null)
+lb_nets=$(podman inspect "$c_lb" --format '{{range $k, $_ := .NetworkSettings.Networks}}{{$k}} {{end}}' 2>/dev/null)
+lb_port=$(podman port "$c_lb" 8080/tcp 2>/dev/null)
 internal=$(podman network inspect "${RUN}_backend" --format '{{.Internal}}' 2>/dev/null)
 published=$(podman ps --filter "label=io.podman.compose.project=$RUN" --format '{{.Names}}={{.Ports}}' | grep -c '127.0.0.1:')
 any_wild=$(podman ps --filter "label=io.podman.compose.project=$RUN" --format '{{.Ports}}' | grep -c '0\.0\.0\.0')
 unsigned=$(http_code "http://127.0.0.1:$P2/demo/deploy-test/object.bin")
 if [ "$n_ports" = 0 ] && [ "$n_nets" = "${RUN}_backend " ] && [ "$internal" = true ] \
-    && [ "$published" = 1 ] && [ "$any_wild" = 0 ] && [ "$unsigned" = 403 ]; then
-    pass "compose: nginx not reachable from the host: no published port, only on internal network ${RUN}_backend; the one published port (127.0.0.1) is the proxy's (unsigned GET: 403)"
+    && [ "$published" = 1 ] && [ "$any_wild" = 0 ] && [ "$unsigned" = 403 ] \
+    && [ "$lb_nets" = "${RUN}_frontend " ] && [ "$lb_port" = "127.0.0.1:$P2" ]; then
+    pass "compose: nginx not reachable from the host: no published port, only on internal network ${RUN}_backend; the one published port (127.0.0.1) is the balancer's, on ${RUN}_frontend only (unsigned GET: 403)"
 else
-    fail "compose: nginx exposure (bindings=$n_ports nets='$n_nets' internal=$internal published=$published wildcard=$any_wild unsigned=$unsigned)"
+    fail "compose: nginx exposure (bindings=$n_ports nets='$n_nets' internal=$internal published=$published wildcard=$any_wild unsigned=$unsigned balancer: nets='$lb_nets' port=$lb_port)"
 fi
+step_done
+
+# --- 2b. two replicas -------------------------------------------------------------------------------
+step "2b. compose, two replicas: multipart across them, key rotation on each, one killed mid-upload, down"
+# Each replica is addressed on its own loopback from inside its network namespace (replicas.py
+# enters it by the container's PID), not only through the balancer.
+replicas=()
+for c in "$c_proxy" "$c_proxy2"; do replicas+=("$c=$(podman inspect "$c" --format '{{.State.Pid}}' 2>/dev/null)"); done
+if (cd "$DT" && "$PY" replicas.py multipart "${replicas[@]}") >"$TMP/replicas-mp.log" 2>&1; then
+    show "$TMP/replicas-mp.log"; pass "replicas: one multipart upload, parts and completion through different replicas (the state is on the store): bytes equal"
+else
+    show "$TMP/replicas-mp.log"; fail "replicas: multipart upload across replicas"
+fi
+if (cd "$DT" && "$PY" replicas.py rotate "$TMP/compose-secrets.toml" "${replicas[@]}") >"$TMP/replicas-rot.log" 2>&1; then
+    show "$TMP/replicas-rot.log"; pass "replicas: a key rotated in the shared secret file, each replica accepts the new key and refuses the dropped one within the poll interval (2 s) + 4 s"
+else
+    show "$TMP/replicas-rot.log"; fail "replicas: key rotation on both replicas"
+fi
+if (cd "$DT" && "$PY" replicas.py kill "http://127.0.0.1:$P2" "$data2" "${replicas[@]}") >"$TMP/replicas-kill.log" 2>&1; then
+    show "$TMP/replicas-kill.log"; pass "replicas: the replica serving a streamed PUT killed mid-upload: the client gets an error, nothing committed, the next PUT through 127.0.0.1:$P2 served by the other"
+else
+    show "$TMP/replicas-kill.log"; fail "replicas: one replica killed mid-upload"
+    podman logs "$c_lb" 2>&1 | tail -10 | show
+fi
+podman logs "$c_lb" 2>/dev/null | grep -F 'killed-mid-upload' | show
 compose down -v -t 0 >"$TMP/compose-down.log" 2>&1
 left=$(podman ps -a --filter "label=io.podman.compose.project=$RUN" -q | wc -l)
 if [ "$left" = 0 ] && ! podman volume exists "${RUN}_data" && ! podman network exists "${RUN}_backend"; then
@@ -424,23 +485,108 @@ else
 fi
 step_done
 
+# --- 3b. kubernetes scale-out: the proxy as its own Deployment of two ------------------------------
+step "3b. kubernetes scale-out: kustomize deploy/kubernetes-scale-out, podman play kube (a store pod, two proxy pods), S3 through each, multipart across them, shared Secret rotated, --down"
+PSA=$(free_port) PSAM=$(free_port) PSB=$(free_port) PSBM=$(free_port)
+OV2=$TMP/overlay-scale-out
+mkdir -p "$OV2"
+cat >"$OV2/kustomization.yaml" <<EOF
+apiVersion: kustomize.config.k8s.io/v1beta1
+kind: Kustomization
+resources:
+  - $(realpath --relative-to="$OV2" "$ROOT/deploy/kubernetes-scale-out")
+nameSuffix: -$RUN-so
+images:
+  - name: s3-auth-proxy
+    newName: ${IMG%:*}
+    newTag: ${IMG##*:}
+  - name: docker.io/library/nginx
+    newName: ${NGINX_IMG%:*}
+    newTag: ${NGINX_IMG##*:}
+EOF
+"$KUBECTL" kustomize deploy/kubernetes-scale-out >"$TMP/scale-out.yaml" 2>"$TMP/kustomize-so.log"
+if "$KUBECTL" kustomize "$OV2" >"$TMP/rendered-so.yaml" 2>>"$TMP/kustomize-so.log" && [ -s "$TMP/scale-out.yaml" ]; then
+    pass "kubectl kustomize deploy/kubernetes-scale-out (an overlay of deploy/kubernetes) and a test overlay render"
+else
+    show "$TMP/kustomize-so.log"; fail "kustomize render of deploy/kubernetes-scale-out"
+fi
+for v in config credentials nginx data; do VOLUMES+=("s3-auth-proxy-$v-$RUN-so"); done
+KUBE_FILE_SO=$TMP/podman-so.yaml
+pa=s3-auth-proxy-$RUN-so-pod-0 pb=s3-auth-proxy-$RUN-so-b-pod-0 pstore=s3-auth-proxy-store-$RUN-so-pod-0
+"$VENV/bin/python" "$DT/scale_out_for_podman.py" "$TMP/rendered-so.yaml" "$KUBE_FILE_SO" "$PSA" "$PSAM" "$PSB" "$PSBM" >"$TMP/play-so.log" 2>&1 \
+    && podman play kube --network "$RUN-kube" "$KUBE_FILE_SO" >>"$TMP/play-so.log" 2>&1
+if wait_until 30 is_200 "http://127.0.0.1:$PSAM/readyz" && wait_until 30 is_200 "http://127.0.0.1:$PSBM/readyz" \
+    && [ "$(podman ps -q --filter "pod=$pstore" --filter status=running | wc -l)" = 2 ]; then
+    pass "podman play kube: the store pod and two pods of the one proxy Deployment up (/readyz 200 on each)"
+else
+    show "$TMP/play-so.log"; fail "podman play kube: scale-out pods up"
+fi
+data_so=$(podman volume inspect "s3-auth-proxy-data-$RUN-so" --format '{{.Mountpoint}}' 2>/dev/null)
+ok=1
+for port in "$PSA" "$PSB"; do
+    S3_KEY=deploy-test/via-$port.bin "$PY" "$DT/s3_roundtrip.py" "http://127.0.0.1:$port" demo \
+        --expect-file "$data_so/objects/demo/deploy-test/via-$port.bin" >>"$TMP/s3-so.log" 2>&1 || ok=""
+done
+show "$TMP/s3-so.log"
+if [ -n "$ok" ]; then
+    pass "scale-out: signed S3 PUT/GET through each proxy pod (127.0.0.1:$PSA, :$PSB) to the store pod: bytes equal on the one PVC volume"
+else
+    fail "scale-out: signed S3 PUT/GET through each proxy pod"
+    for c in "$pa-proxy" "$pb-proxy" "$pstore-nginx"; do podman logs "$c" 2>&1 | tail -10 | show; done
+fi
+so_replicas=()
+for c in "$pa-proxy" "$pb-proxy"; do so_replicas+=("$c=$(podman inspect "$c" --format '{{.State.Pid}}' 2>/dev/null)"); done
+if (cd "$DT" && "$PY" replicas.py multipart "${so_replicas[@]}") >"$TMP/so-mp.log" 2>&1; then
+    show "$TMP/so-mp.log"; pass "scale-out: one multipart upload across the two proxy pods"
+else
+    show "$TMP/so-mp.log"; fail "scale-out: multipart upload across the proxy pods"
+fi
+creds_so=$(podman volume inspect "s3-auth-proxy-credentials-$RUN-so" --format '{{.Mountpoint}}' 2>/dev/null)
+mounts=$(for c in "$pa-proxy" "$pb-proxy"; do podman inspect "$c" --format '{{range .Mounts}}{{if eq .Destination "/run/secrets/s3-auth-proxy"}}{{.Name}}{{end}}{{end}}'; echo; done 2>/dev/null | sort -u | tr -d '\n')
+if [ "$mounts" = "s3-auth-proxy-credentials-$RUN-so" ] \
+    && (cd "$DT" && "$PY" replicas.py rotate "$creds_so" "${so_replicas[@]}") >"$TMP/so-rot.log" 2>&1; then
+    show "$TMP/so-rot.log"; pass "scale-out: both proxy pods mount the one Secret; a kubelet-style ..data swap is picked up by each within the poll interval + 4 s"
+else
+    show "$TMP/so-rot.log"; fail "scale-out: shared Secret rotation (mounted: $mounts)"
+fi
+# The store is published nowhere (the proxies reach it over the pod network); the proxies on
+# 127.0.0.1 only.
+store_ports=$(podman pod inspect "$pstore" --format '{{json .InfraConfig.PortBindings}}' 2>/dev/null)
+proxy_ports=$(for p in "$pa" "$pb"; do podman pod inspect "$p" --format '{{json .InfraConfig.PortBindings}}'; done 2>/dev/null)
+if { [ "$store_ports" = "{}" ] || [ "$store_ports" = "null" ]; } && grep -q "\"HostPort\":\"$PSB\"" <<<"$proxy_ports" \
+    && ! grep -q '"HostIp":""' <<<"$proxy_ports" && ! grep -q '0\.0\.0\.0' <<<"$proxy_ports"; then
+    pass "scale-out: the store pod publishes no port; the proxy pods only on 127.0.0.1"
+else
+    fail "scale-out: ports (store: $store_ports; proxies: $proxy_ports)"
+fi
+podman play kube --down "$KUBE_FILE_SO" >"$TMP/down-so.log" 2>&1
+down_rc=$?
+for v in config credentials nginx data; do podman volume rm -f "s3-auth-proxy-$v-$RUN-so" >>"$TMP/down-so.log" 2>&1; done
+if [ $down_rc = 0 ] && ! podman pod exists "$pa" && ! podman pod exists "$pb" && ! podman pod exists "$pstore"; then
+    KUBE_FILE_SO=""
+    pass "podman play kube --down: the three pods removed (and their volumes)"
+else
+    show "$TMP/down-so.log"; fail "podman play kube --down (scale-out)"
+fi
+step_done
+
 # --- 4. kubernetes-validate ---------------------------------------------------------------------------
 step "4. kubernetes-validate -k 1.30.0 --strict"
 ok=1
-for f in deploy/kubernetes/*.yaml "$TMP/base.yaml"; do
-    [ "$(basename "$f")" = kustomization.yaml ] && continue
+for f in deploy/kubernetes/*.yaml deploy/kubernetes-scale-out/*.yaml "$TMP/base.yaml" "$TMP/scale-out.yaml"; do
+    case $(basename "$f") in kustomization.yaml | patch-*.yaml) continue ;; esac   # kustomize's own files
     "$VENV/bin/kubernetes-validate" -k 1.30.0 --strict "$f" >"$TMP/validate.log" 2>&1 || { ok=""; show "$TMP/validate.log"; }
 done
 # control: the validator does refuse an unknown field
 sed 's/^\(\s*\)terminationGracePeriodSeconds:/\1terminationGracePeriod: 30\n\1terminationGracePeriodSeconds:/' \
     deploy/kubernetes/deployment.yaml >"$TMP/broken.yaml"
 "$VENV/bin/kubernetes-validate" -k 1.30.0 --strict "$TMP/broken.yaml" >/dev/null 2>&1 && ok=""
-check "kubernetes-validate -k 1.30.0 --strict: every manifest and the kustomize output valid (and an unknown field refused)" [ -n "$ok" ]
+check "kubernetes-validate -k 1.30.0 --strict: every manifest and both kustomize outputs (sidecar, scale-out) valid (and an unknown field refused)" [ -n "$ok" ]
 step_done
 
 # --- 5. manifest shape ------------------------------------------------------------------------------
-step "5. manifest shape (pytest scripts/deploy-test/test_manifests.py)"
-if RENDERED_MANIFESTS=$TMP/base.yaml "$VENV/bin/python" -m pytest -q -p no:cacheprovider "$DT/test_manifests.py" >"$TMP/pytest.log" 2>&1; then
+step "5. manifest shape (pytest scripts/deploy-test/test_manifests.py, test_scale_out.py)"
+if RENDERED_MANIFESTS=$TMP/base.yaml RENDERED_SCALE_OUT=$TMP/scale-out.yaml "$VENV/bin/python" -m pytest -q -p no:cacheprovider "$DT/test_manifests.py" "$DT/test_scale_out.py" >"$TMP/pytest.log" 2>&1; then
     pass "manifest shape: $(tail -1 "$TMP/pytest.log")"
 else
     show "$TMP/pytest.log"; fail "manifest shape: $(tail -1 "$TMP/pytest.log")"

@@ -263,14 +263,78 @@ CONTAINER_TOML = tomllib.loads((DEPLOY / "proxy.container.toml").read_text())
 COMPOSE_NGINX_CONF = (DEPLOY / "nginx" / "compose-nginx.conf").read_text()
 
 
-def test_compose_publishes_the_proxy_on_loopback_only():
+BALANCER_CONF = (DEPLOY / "nginx" / "balancer.conf").read_text()
+
+
+def compose_default(value):
+    """The default of a `${VAR:-default}` value (the value itself when it is none)."""
+    m = re.fullmatch(r"\$\{[A-Z_]+:-([^}]*)\}", str(value))
+    return m.group(1) if m else value
+
+
+def test_compose_publishes_the_balancer_on_loopback_only():
     services = COMPOSE["services"]
     for name, svc in services.items():
         for p in svc.get("ports", []):
             assert isinstance(p, str) and p.startswith("127.0.0.1:"), f"{name} publishes {p}"
     assert "ports" not in services["nginx"]
-    assert services["proxy"]["ports"] == ["127.0.0.1:${PROXY_PORT:-8080}:8080"]
+    # replicas cannot share a host port: the balancer is the one address
+    assert "ports" not in services["proxy"]
+    assert services["balancer"]["ports"] == ["127.0.0.1:${PROXY_PORT:-8080}:8080"]
+    assert [int(x) for x in nginx_directives(BALANCER_CONF, "listen")] == [8080]
     assert port_of(CONTAINER_TOML["server"]["listen"]) == 8080
+
+
+def test_compose_runs_two_proxy_replicas_behind_the_balancer():
+    services = COMPOSE["services"]
+    deploy = services["proxy"]["deploy"]
+    # podman-compose reads `replicas` only with mode: replicated; docker compose's default
+    assert deploy["mode"] == "replicated"
+    assert int(compose_default(deploy["replicas"])) == 2
+    assert "container_name" not in services["proxy"]  # one name cannot be given to two
+    balancer = services["balancer"]
+    assert balancer["networks"] == ["frontend"], "the balancer must not reach nginx, the store"
+    assert "frontend" in services["proxy"]["networks"]
+    assert "proxy" in balancer["depends_on"]
+    # nginx's graceful stop (SIGTERM would cut uploads in flight), within the proxy's grace
+    assert balancer["stop_signal"] == "SIGQUIT"
+    assert duration_seconds(balancer["stop_grace_period"]) >= duration_seconds(
+        services["proxy"]["stop_grace_period"]
+    )
+    assert "./nginx/balancer.conf:/etc/nginx/nginx.conf:ro" in balancer["volumes"]
+
+
+def test_balancer_passes_requests_unchanged_and_unbuffered():
+    conf = re.sub(r"#[^\n]*", "", BALANCER_CONF)
+    upstreams = re.findall(r"upstream\s+(\S+)\s*\{([^}]*)\}", conf)
+    assert len(upstreams) == 1
+    name, block = upstreams[0]
+    servers = nginx_directives(block, "server")
+    assert len(servers) == 1
+    host, port = servers[0].split()[0].rsplit(":", 1)
+    assert host == "proxy", "the compose service whose DNS name lists every replica"
+    assert int(port) == port_of(CONTAINER_TOML["server"]["listen"])
+    # no URI part: the request target goes on as the client sent (and signed) it
+    assert nginx_directives(conf, "proxy_pass") == [f"http://{name}"]
+    headers = [h.split(None, 1) for h in nginx_directives(conf, "proxy_set_header")]
+    assert ["Host", "$http_host"] in headers, "the Host the client signed"
+    assert [h for h in headers if h[0].lower() not in ("host", "connection")] == []
+    for directive, value in [
+        ("proxy_request_buffering", "off"),
+        ("proxy_buffering", "off"),
+        ("client_max_body_size", "0"),
+        ("proxy_http_version", "1.1"),
+    ]:
+        assert nginx_directives(conf, directive) == [value], directive
+    # never replay a request a replica may have acted on (non_idempotent), nor on its answer
+    (retry,) = nginx_directives(conf, "proxy_next_upstream")
+    assert set(retry.split()) <= {"error", "timeout"}
+    # read-only root: everything it writes is under the /tmp tmpfs
+    assert "/tmp" in COMPOSE["services"]["balancer"]["tmpfs"]
+    paths = nginx_directives(conf, "pid")
+    for d in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
+        paths += nginx_directives(conf, f"{d}_temp_path")
+    assert len(paths) == 6 and all(p.startswith("/tmp/") for p in paths), paths
 
 
 def test_compose_nginx_is_on_the_internal_network_only():
@@ -289,12 +353,12 @@ def test_compose_secret_lands_where_the_config_looks():
     proxy = COMPOSE["services"]["proxy"]
     (secret,) = proxy["secrets"]
     assert secret["target"] == CONTAINER_TOML["auth"]["secrets_file"]
-    assert (DEPLOY / COMPOSE["secrets"][secret["source"]]["file"]).is_file()
+    assert (DEPLOY / compose_default(COMPOSE["secrets"][secret["source"]]["file"])).is_file()
     assert "./proxy.container.toml:/etc/s3-auth-proxy/proxy.toml:ro" in proxy["volumes"]
 
 
 def test_compose_services_are_locked_down():
-    for name in ("proxy", "nginx"):
+    for name in ("proxy", "nginx", "balancer"):
         svc = COMPOSE["services"][name]
         assert svc["read_only"] is True
         assert svc["cap_drop"] == ["ALL"]
