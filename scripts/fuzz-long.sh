@@ -24,7 +24,8 @@ post_policy 4096
 chunked_trailer 512
 delete_list 8192
 complete_multipart 4096
-folder_index 4096'
+folder_index 4096
+request_head 4096'
 
 nice -n 19 cargo fuzz build
 while read -r target max_len; do

@@ -62,4 +62,5 @@ chunked_trailer 512
 delete_list 8192
 complete_multipart 4096
 folder_index 4096
+request_head 4096
 TARGETS
