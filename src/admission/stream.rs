@@ -32,7 +32,7 @@ use super::{
     closing_answer, header_too_large, request_timeout, slow_down, Admission, FIRST_HEAD_OVERHEAD,
     PINGORA_HEAD_OVERHEAD,
 };
-use crate::error::S3Error;
+use crate::error::{S3Error, S3ErrorCode};
 
 /// A connection under admission control.
 pub struct AdmittedStream {
@@ -188,14 +188,21 @@ impl AdmittedStream {
         let head_started = matches!(&self.phase, Phase::Head(h) if h.scanner.received() > 0);
         if let Some(err) = &err {
             self.admission.count_refusal(err.code);
-            tracing::info!(
-                code = err.code.as_str(),
-                received = match &self.phase {
-                    Phase::Head(h) => h.scanner.received(),
-                    _ => 0,
-                },
-                "request head refused before authentication"
-            );
+            let received = match &self.phase {
+                Phase::Head(h) => h.scanner.received(),
+                _ => 0,
+            };
+            // A full budget refuses many requests at once: those are counted, and warned of
+            // once per 10 s (`Admission::try_charge`), not logged one by one.
+            if err.code == S3ErrorCode::SlowDown {
+                tracing::debug!(received, "request head refused: limits.unauthenticated_memory");
+            } else {
+                tracing::info!(
+                    code = err.code.as_str(),
+                    received,
+                    "request head refused before authentication"
+                );
+            }
         }
         let answer = err.map(|e| closing_answer(&e)).unwrap_or_default();
         self.leave_head(Phase::Answering {
