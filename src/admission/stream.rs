@@ -195,7 +195,10 @@ impl AdmittedStream {
             // A full budget refuses many requests at once: those are counted, and warned of
             // once per 10 s (`Admission::try_charge`), not logged one by one.
             if err.code == S3ErrorCode::SlowDown {
-                tracing::debug!(received, "request head refused: limits.unauthenticated_memory");
+                tracing::debug!(
+                    received,
+                    "request head refused: limits.unauthenticated_memory"
+                );
             } else {
                 tracing::info!(
                     code = err.code.as_str(),
