@@ -1,0 +1,939 @@
+#!/usr/bin/env python3
+"""Soak test of issue 15: many concurrent clients, honest and hostile, against the real proxy in
+front of a real nginx (WebDAV), loopback only, bounded in time.
+
+N keep-alive connections (default 1,000) loop for D seconds (default 60) over a weighted mix of
+signed PUTs (hashed and UNSIGNED-PAYLOAD), signed aws-chunked PUTs, unsigned aws-chunked PUTs
+with a CRC32 trailer, signed and presigned GETs (body hash checked), presigned PUTs, SigV4 POST
+form uploads, and attacks: forged signatures, tampered bodies, tampered chunks, wrong trailers,
+scope violations. Every answer's status and S3 error code is compared with the one expected; any
+other answer, a reset or a timeout is "unexpected". Beside them, M slow connections (default
+1,000) send part of a request head (or a form's head and the start of its body) and then one byte
+every ~2 s: what the proxy does with them (closes, answers 408/400/503, or keeps them open) is
+counted and timed, not judged.
+
+Every second the proxy's RSS and open file descriptors are read from /proc. At the end: every
+object the proxy acknowledged is on nginx's disk with exactly the bytes sent (SHA-256), no
+refused upload left an object, no object exists that nobody was told was stored; the proxy's fds
+are back to their baseline (within --fd-margin) once the clients have gone and the upstream pool
+has drained; its peak RSS is under --max-rss-mib; its log has no panic. Exit status 1 if any of
+this fails, 2 for a setup problem.
+
+Signing is independent of the proxy's code: headers and presigned URLs by botocore
+(S3SigV4Auth with the payload hash we declare, S3SigV4QueryAuth), forms by botocore's
+generate_presigned_post, aws-chunked chunk signatures by the small implementation below, which is
+first checked against the Amazon S3 documentation's streaming example (../shared/vectors).
+
+Usage: scripts/soak.py [--connections 1000] [--duration 60] [--slow 1000] [--max-rss-mib 256]
+                       [--profile release | --proxy-bin PATH] [--json FILE]
+                       [--server-setting 'header_timeout = "10s"']...
+       scripts/soak.py --short      # scripts/test.sh: 200 + 200 connections, 15 s, debug build
+Run it with the test venv's python (.venv-test/bin/python: botocore). Figures: docs/soak.md.
+"""
+import argparse
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+import os
+import random
+import re
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import zlib
+
+from botocore.auth import S3SigV4Auth, S3SigV4QueryAuth, SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEFAULT_VECTORS = os.path.join(ROOT, "..", "shared", "vectors", "s3-doc-examples.json")
+WRITER = ("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
+# Allowed to read bucket "public" only: its writes and its reads of "soak" are AccessDenied.
+READER = ("AKIAREADONLYEXAMPLE", "readonly/EXAMPLE/secret/key/0123456789")
+REGION = "us-east-1"
+BUCKET, PUBLIC = "soak", "public"
+KIB, MIB = 1024, 1024 * 1024
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+UNSIGNED = "UNSIGNED-PAYLOAD"
+STREAMING_SIGNED = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
+STREAMING_UNSIGNED_TRAILER = "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
+SLOW_BYTE_INTERVAL = 2.0  # seconds between two bytes of a slow connection
+
+
+# --- aws-chunked chunk signatures (sigv4-streaming), independent of src/signer.rs --------------
+
+def signing_key(secret, day, region=REGION, service="s3"):
+    """kSigning = HMAC chain over date, region, service, "aws4_request" from "AWS4" + secret."""
+    key = ("AWS4" + secret).encode()
+    for part in (day, region, service, "aws4_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    return key
+
+
+def chunk_signature(key, amz_date, scope, previous, data):
+    """One chunk's signature: its string to sign chains the previous signature (the seed for the
+    first chunk) and the hash of the chunk's data."""
+    sts = "\n".join(("AWS4-HMAC-SHA256-PAYLOAD", amz_date, scope, previous, EMPTY_SHA256,
+                     hashlib.sha256(data).hexdigest()))
+    return hmac.new(key, sts.encode(), hashlib.sha256).hexdigest()
+
+
+def chunk_sizes(size, chunk):
+    """The data chunks of a payload, then the final empty one."""
+    return [min(chunk, size - at) for at in range(0, size, chunk)] + [0]
+
+
+def signed_chunked_length(size, chunk):
+    """Wire length of a STREAMING-AWS4-HMAC-SHA256-PAYLOAD body: known before signing, since the
+    Content-Length is signed."""
+    return sum(len(f"{n:x};chunk-signature=") + 64 + 2 + n + 2 for n in chunk_sizes(size, chunk))
+
+
+def signed_chunked_body(data, chunk, key, amz_date, scope, seed, tamper_chunk=None):
+    """The wire body, each chunk signed over the previous signature; with tamper_chunk, one byte
+    of that data chunk is changed after it was signed."""
+    out, previous, at = [], seed, 0
+    for index, n in enumerate(chunk_sizes(len(data), chunk)):
+        piece = data[at:at + n]
+        at += n
+        previous = chunk_signature(key, amz_date, scope, previous, piece)
+        if index == tamper_chunk and n:
+            piece = piece[:n // 2] + bytes([piece[n // 2] ^ 0x01]) + piece[n // 2 + 1:]
+        out.append(f"{n:x};chunk-signature={previous}\r\n".encode() + piece + b"\r\n")
+    return b"".join(out)
+
+
+def unsigned_trailer_body(data, chunk, trailer_name, trailer_value):
+    """STREAMING-UNSIGNED-PAYLOAD-TRAILER framing: plain chunks, the empty one, the trailer."""
+    out = [f"{n:x}\r\n".encode() + data[at:at + n] + b"\r\n"
+           for at, n in zip(range(0, len(data), chunk), chunk_sizes(len(data), chunk)[:-1])]
+    out.append(f"0\r\n{trailer_name}:{trailer_value}\r\n\r\n".encode())
+    return b"".join(out)
+
+
+def crc32_base64(data):
+    return base64.b64encode(zlib.crc32(data).to_bytes(4, "big")).decode()
+
+
+class HeaderAuth(S3SigV4Auth):
+    """botocore's S3 header signer (S3's unnormalised path) that keeps the x-amz-content-sha256
+    we declare (a hash, UNSIGNED-PAYLOAD or a STREAMING-* mode) instead of hashing the body."""
+
+    def _modify_request_before_signing(self, request):
+        SigV4Auth._modify_request_before_signing(self, request)
+
+
+def check_chunk_signer(path):
+    """The streaming example of the Amazon S3 documentation: botocore's seed signature over its
+    head, then every chunk signature and the wire length from the code above. A copy with one
+    byte changed must not give the documented signature (so this check can fail)."""
+    doc = json.load(open(path))
+    ex, cred = doc["streaming_signed"], doc["credentials"]
+    headers = {k: v for k, v in ex["headers"] if k.lower() != "host"}
+    host = dict((k.lower(), v) for k, v in ex["headers"])["host"]
+    request = AWSRequest(method=ex["method"], url=f"http://{host}{ex['path']}", headers=headers)
+    amz_date = headers["x-amz-date"]
+    request.context["timestamp"] = amz_date
+    auth = HeaderAuth(Credentials(cred["access_key_id"], cred["secret_access_key"]),
+                      cred["service"], cred["region"])
+    problems = []
+    if auth.signed_headers(auth.headers_to_sign(request)) != ex["signed_headers"]:
+        problems.append("signed headers differ")
+    canonical = auth.canonical_request(request)
+    if hashlib.sha256(canonical.encode()).hexdigest() != ex["expected_canonical_request_sha256"]:
+        problems.append("canonical request differs")
+    seed = auth.signature(auth.string_to_sign(request, canonical), request)
+    if seed != ex["expected_seed_signature"]:
+        problems.append("seed signature differs")
+    key = signing_key(cred["secret_access_key"], amz_date[:8], cred["region"], cred["service"])
+    scope = f"{amz_date[:8]}/{cred['region']}/{cred['service']}/aws4_request"
+    previous, wire = ex["expected_seed_signature"], 0
+    for chunk in ex["chunks"]:
+        data = chunk["byte"].encode() * chunk["size"]
+        previous = chunk_signature(key, amz_date, scope, previous, data)
+        if previous != chunk["expected_signature"]:
+            problems.append(f"signature of the {chunk['size']}-byte chunk differs")
+        wire += len(f"{chunk['size']:x};chunk-signature={previous}\r\n") + chunk["size"] + 2
+    size = sum(c["size"] for c in ex["chunks"])
+    if wire != ex["expected_wire_body_length"] or \
+            signed_chunked_length(size, ex["chunks"][0]["size"]) != wire:
+        problems.append("wire length differs")
+    first = ex["chunks"][0]
+    changed = b"b" + first["byte"].encode() * (first["size"] - 1)
+    if chunk_signature(key, amz_date, scope, ex["expected_seed_signature"], changed) \
+            == first["expected_signature"]:
+        problems.append("a changed chunk still gives the documented signature")
+    if problems:
+        raise SystemExit(f"soak: the chunk signer fails the S3 streaming example: {problems}")
+
+
+# --- raw HTTP/1.1 over asyncio streams ----------------------------------------------------------
+
+class Response:
+    def __init__(self, status, headers, body, closed):
+        self.status, self.headers, self.body, self.closed = status, headers, body, closed
+
+    def code(self):
+        found = re.search(rb"<Code>([^<]*)</Code>", self.body)
+        return found.group(1).decode() if found else None
+
+
+async def read_response(reader):
+    line = await reader.readline()
+    if not line:
+        raise ConnectionError("connection closed before an answer")
+    status = int(line.split(b" ", 2)[1])
+    headers = {}
+    while True:
+        line = await reader.readline()
+        if line in (b"\r\n", b"\n", b""):
+            break
+        name, _, value = line.partition(b":")
+        headers[name.strip().lower().decode()] = value.strip().decode("latin-1")
+    closed = headers.get("connection", "").lower() == "close"
+    if status in (204, 304) or status < 200:
+        body = b""
+    elif "content-length" in headers:
+        body = await reader.readexactly(int(headers["content-length"]))
+    elif "chunked" in headers.get("transfer-encoding", "").lower():
+        parts = []
+        while True:
+            size = int((await reader.readline()).split(b";")[0], 16)
+            parts.append(await reader.readexactly(size + 2))
+            if size == 0:
+                break
+        body = b"".join(p[:-2] for p in parts)
+    else:
+        body, closed = await reader.read(), True
+    return Response(status, headers, body, closed)
+
+
+class Conn:
+    """One client connection, kept alive across requests, reopened after a close."""
+
+    def __init__(self, port):
+        self.port, self.reader, self.writer = port, None, None
+
+    async def exchange(self, head, body=b""):
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(
+                "127.0.0.1", self.port, limit=1 << 20)
+        self.writer.write(head)
+        sending = asyncio.ensure_future(self._send(body)) if body else None
+        try:
+            response = await read_response(self.reader)
+        except BaseException:
+            if sending:
+                sending.cancel()
+            self.close()
+            raise
+        if sending is not None:
+            if not sending.done():
+                sending.cancel()  # answered before the whole body was sent: unusable
+                response.closed = True
+            elif sending.cancelled() or sending.exception() is not None:
+                response.closed = True
+        if response.closed:
+            self.close()
+        return response
+
+    async def _send(self, body):
+        view = memoryview(body)
+        for at in range(0, len(body), 256 * KIB):
+            self.writer.write(view[at:at + 256 * KIB])
+            await self.writer.drain()
+
+    def close(self):
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+
+# --- the stack: nginx (WebDAV) and the proxy, in a temporary folder ------------------------------
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, proc, timeout=30):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"soak: {proc.args[0]} exited with {proc.returncode} at startup")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit(f"soak: port {port} never opened")
+
+
+NGINX_CONF = """{user}
+worker_processes 1;
+worker_rlimit_nofile {nofile};
+pid {p}/nginx.pid;
+daemon off;
+error_log {p}/logs/error.log warn;
+events {{ worker_connections {connections}; }}
+http {{
+    access_log off;
+    underscores_in_headers on;
+    # Outside the root: a partial body buffered here must never look like a stored object.
+    client_body_temp_path {p}/client_body_temp;
+    proxy_temp_path {p}/proxy_temp;
+    fastcgi_temp_path {p}/fastcgi_temp;
+    uwsgi_temp_path {p}/uwsgi_temp;
+    scgi_temp_path {p}/scgi_temp;
+    server {{
+        listen 127.0.0.1:{port};
+        root {p}/root;
+        location / {{
+            dav_methods PUT DELETE MKCOL COPY MOVE;
+            autoindex on;
+            autoindex_format json;
+            index .s3-auth-proxy/no-index;
+            create_full_put_path on;
+            client_max_body_size 0;
+        }}
+    }}
+}}
+"""
+
+
+class Stack:
+    """nginx as tests/support/nginx.rs configures it (more worker connections: the proxy may
+    hold one upstream connection per client), and the proxy with two keys in front of it."""
+
+    def __init__(self, binary, work, args):
+        self.work, self.procs = work, []
+        self.nginx_port, self.port, self.metrics_port = free_port(), free_port(), free_port()
+        prefix = os.path.join(work, "nginx")
+        self.root = os.path.join(prefix, "root")
+        self.nginx_temp = os.path.join(prefix, "client_body_temp")
+        for sub in ("root", "logs", "client_body_temp", "proxy_temp", "fastcgi_temp",
+                    "uwsgi_temp", "scgi_temp"):
+            os.makedirs(os.path.join(prefix, sub))
+        connections = 2 * (args.connections + args.slow) + 256
+        with open(os.path.join(prefix, "nginx.conf"), "w") as f:
+            f.write(NGINX_CONF.format(user="user root;" if os.geteuid() == 0 else "",
+                                      p=prefix, port=self.nginx_port, connections=connections,
+                                      nofile=2 * connections))
+        nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+        self.nginx = subprocess.Popen([nginx, "-p", prefix + "/", "-c", prefix + "/nginx.conf"],
+                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                      stderr=open(os.path.join(prefix, "logs/stderr.log"), "w"))
+        self.procs.append(self.nginx)
+        with open(os.path.join(work, "secrets.toml"), "w") as f:
+            f.write(f'[[credentials]]\naccess_key = "{WRITER[0]}"\nsecret_key = "{WRITER[1]}"\n\n'
+                    f'[[credentials]]\naccess_key = "{READER[0]}"\nsecret_key = "{READER[1]}"\n'
+                    f'allow = ["read:{PUBLIC}/*"]\n')
+        server_extra = "".join(line + "\n" for line in args.server_setting)
+        with open(os.path.join(work, "proxy.toml"), "w") as f:
+            f.write(f"""[server]
+listen = "127.0.0.1:{self.port}"
+metrics_listen = "127.0.0.1:{self.metrics_port}"
+threads = {args.threads}
+{server_extra}[upstream]
+address = "127.0.0.1:{self.nginx_port}"
+kind = "http"
+pool_idle_timeout = "{args.pool_idle}s"
+[auth]
+secrets_file = "secrets.toml"
+region = "{REGION}"
+[log]
+level = "{args.log_level}"
+""")
+        self.log_path = os.path.join(work, "proxy.log")
+        self.proxy = subprocess.Popen([binary, "--config", os.path.join(work, "proxy.toml")],
+                                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                      stderr=open(self.log_path, "w"))
+        self.procs.append(self.proxy)
+        wait_port(self.nginx_port, self.nginx)
+        wait_port(self.port, self.proxy)
+
+    def stop(self):
+        for p in self.procs:
+            if p.poll() is None:
+                p.terminate()
+        for p in self.procs:
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+
+def proc_figures(pid):
+    """(RSS in KiB, open fds) of a process, from /proc."""
+    with open(f"/proc/{pid}/status") as f:
+        rss = next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+    return rss, len(os.listdir(f"/proc/{pid}/fd"))
+
+
+# --- the load ----------------------------------------------------------------------------------
+
+class Soak:
+    def __init__(self, stack, args):
+        self.stack, self.args = stack, args
+        self.host = f"127.0.0.1:{stack.port}"
+        self.base = f"http://{self.host}"
+        self.pool = os.urandom(args.max_size + 64 * KIB)
+        self.counts = {}          # kind -> [sent, as expected]
+        self.unexpected = []      # (kind, what happened)
+        self.acked = {}           # key -> (size, sha256) the proxy answered 2xx for
+        self.refused = set()      # keys of uploads answered with an error: must not exist
+        self.uncertain = set()    # keys sent whose answer was unexpected or never came
+        self.known = []           # (key, size, sha256) preloaded objects, in both buckets
+        self.samples = []         # (seconds since start, rss KiB, fds)
+        self.slow = {}            # outcome -> count
+        self.slow_close_times = []
+        self.slow_open = 0
+        self.stop_at = None
+
+    # -- bookkeeping
+
+    def judge(self, kind, response, status, code=None, key=None, stored=None, body_sha=None):
+        """Compares an answer with the expected status and S3 code (and a GET's body hash);
+        records what the store must hold afterwards."""
+        entry = self.counts.setdefault(kind, [0, 0])
+        entry[0] += 1
+        got_code = response.code() if response.status >= 300 else None
+        ok = response.status == status and (code is None or got_code == code)
+        if ok and body_sha is not None and hashlib.sha256(response.body).hexdigest() != body_sha:
+            ok = False
+            self.note(kind, f"{response.status}, body of {len(response.body)} bytes has the "
+                            "wrong SHA-256")
+        elif not ok:
+            self.note(kind, f"expected {status} {code or ''}, got {response.status} "
+                            f"{got_code or ''} request-id {response.headers.get('x-amz-request-id')}"
+                            f" key {key}: {response.body[:300]!r}")
+        if ok:
+            entry[1] += 1
+        if key is not None:
+            if ok and stored is not None:
+                self.acked[key] = stored
+                self.uncertain.discard(key)
+            elif ok:
+                self.refused.add(key)
+                self.uncertain.discard(key)
+        return ok
+
+    def note(self, kind, what):
+        self.unexpected.append((kind, what))
+
+    def payload(self, key, rng, largest=None):
+        """Unique bytes for a key (its name first), of a mixed size: mostly small, some up to
+        --max-size, a few --large-size."""
+        roll = rng.random()
+        if roll < 0.70:
+            size = rng.randint(KIB, 32 * KIB)
+        elif roll < 0.95:
+            size = rng.randint(32 * KIB, 256 * KIB)
+        elif roll < 0.995:
+            size = rng.randint(256 * KIB, self.args.max_size // 4)
+        else:
+            size = rng.randint(self.args.max_size // 4, self.args.max_size)
+        size = min(size, largest or size)
+        offset = rng.randrange(0, len(self.pool) - size)
+        return key.encode().ljust(64, b".") + self.pool[offset:offset + size - 64]
+
+    # -- request heads, signed by botocore
+
+    def head(self, method, target, headers):
+        lines = [f"{method} {target} HTTP/1.1", f"Host: {self.host}"]
+        lines += [f"{k}: {v}" for k, v in headers.items()]
+        return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+    def signed(self, method, target, headers, payload_hash, cred=WRITER, forge=False):
+        request = AWSRequest(method=method, url=self.base + target, headers=headers)
+        request.headers["X-Amz-Content-SHA256"] = payload_hash
+        HeaderAuth(Credentials(*cred), "s3", REGION).add_auth(request)
+        out = dict(request.headers.items())
+        if forge:
+            sig = out["Authorization"]
+            out["Authorization"] = sig[:-1] + ("0" if sig[-1] != "0" else "1")
+        return out
+
+    def presign(self, method, target, expires):
+        request = AWSRequest(method=method, url=self.base + target)
+        S3SigV4QueryAuth(Credentials(*WRITER), "s3", REGION, expires=expires).add_auth(request)
+        return request.url[len(self.base):]
+
+    # -- the operations, each one request and its judgement
+
+    async def put_signed(self, conn, rng, key, kind="put-signed", tamper=False, forge=False):
+        body = self.payload(key, rng, 256 * KIB if (tamper or forge) else None)
+        sha = hashlib.sha256(body).hexdigest()
+        headers = self.signed("PUT", f"/{BUCKET}/{key}", {"Content-Length": str(len(body))}, sha,
+                              forge=forge)
+        if tamper:
+            body = body[:-1] + bytes([body[-1] ^ 0x20])
+        response = await conn.exchange(self.head("PUT", f"/{BUCKET}/{key}", headers), body)
+        if forge:
+            return self.judge(kind, response, 403, "SignatureDoesNotMatch", key)
+        if tamper:
+            return self.judge(kind, response, 400, "XAmzContentSHA256Mismatch", key)
+        return self.judge(kind, response, 200, key=key, stored=(len(body), sha))
+
+    async def put_unsigned(self, conn, rng, key):
+        body = self.payload(key, rng)
+        headers = self.signed("PUT", f"/{BUCKET}/{key}", {"Content-Length": str(len(body))},
+                              UNSIGNED)
+        response = await conn.exchange(self.head("PUT", f"/{BUCKET}/{key}", headers), body)
+        return self.judge("put-unsigned-payload", response, 200, key=key,
+                          stored=(len(body), hashlib.sha256(body).hexdigest()))
+
+    async def put_chunked(self, conn, rng, key, tamper=False):
+        data = self.payload(key, rng, 512 * KIB if tamper else None)
+        chunk = rng.choice((8 * KIB, 64 * KIB, 100 * KIB))
+        target = f"/{BUCKET}/{key}"
+        headers = self.signed("PUT", target, {
+            "Content-Encoding": "aws-chunked",
+            "X-Amz-Decoded-Content-Length": str(len(data)),
+            "Content-Length": str(signed_chunked_length(len(data), chunk)),
+        }, STREAMING_SIGNED)
+        seed = headers["Authorization"].rsplit("Signature=", 1)[1]
+        amz_date = headers["X-Amz-Date"]
+        scope = f"{amz_date[:8]}/{REGION}/s3/aws4_request"
+        tamper_chunk = rng.randrange(len(chunk_sizes(len(data), chunk)) - 1) if tamper else None
+        body = signed_chunked_body(data, chunk, signing_key(WRITER[1], amz_date[:8]), amz_date,
+                                   scope, seed, tamper_chunk)
+        response = await conn.exchange(self.head("PUT", target, headers), body)
+        if tamper:
+            return self.judge("tampered-chunk", response, 403, "SignatureDoesNotMatch", key)
+        return self.judge("put-aws-chunked-signed", response, 200, key=key,
+                          stored=(len(data), hashlib.sha256(data).hexdigest()))
+
+    async def put_trailer(self, conn, rng, key, wrong=False):
+        data = self.payload(key, rng, 256 * KIB if wrong else None)
+        chunk = rng.choice((8 * KIB, 64 * KIB))
+        crc = crc32_base64(data[1:] if wrong else data)
+        body = unsigned_trailer_body(data, chunk, "x-amz-checksum-crc32", crc)
+        target = f"/{BUCKET}/{key}"
+        headers = self.signed("PUT", target, {
+            "Content-Encoding": "aws-chunked",
+            "X-Amz-Decoded-Content-Length": str(len(data)),
+            "X-Amz-Trailer": "x-amz-checksum-crc32",
+            "Content-Length": str(len(body)),
+        }, STREAMING_UNSIGNED_TRAILER)
+        response = await conn.exchange(self.head("PUT", target, headers), body)
+        if wrong:
+            return self.judge("wrong-trailer", response, 400, "BadDigest", key)
+        return self.judge("put-trailer-crc32", response, 200, key=key,
+                          stored=(len(data), hashlib.sha256(data).hexdigest()))
+
+    async def put_presigned(self, conn, rng, key):
+        body = self.payload(key, rng)
+        target = self.presign("PUT", f"/{BUCKET}/{key}", 900)
+        response = await conn.exchange(
+            self.head("PUT", target, {"Content-Length": str(len(body))}), body)
+        return self.judge("put-presigned", response, 200, key=key,
+                          stored=(len(body), hashlib.sha256(body).hexdigest()))
+
+    async def form_post(self, conn, rng, key):
+        name = key.replace("/", "-")
+        self.uncertain.add(f"forms/{name}")
+        data = self.payload(f"forms/{name}", rng)
+        boundary = "----soak" + format(rng.getrandbits(64), "x")
+        body = b"".join(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
+            for k, v in self.form_fields.items())
+        body += (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+                 f'filename="{name}"\r\nContent-Type: application/octet-stream\r\n\r\n').encode()
+        body += data + f"\r\n--{boundary}--\r\n".encode()
+        head = self.head("POST", f"/{BUCKET}", {
+            "Content-Type": f"multipart/form-data; boundary={boundary}",
+            "Content-Length": str(len(body))})
+        response = await conn.exchange(head, body)
+        return self.judge("form-post", response, 204, key=f"forms/{name}",
+                          stored=(len(data), hashlib.sha256(data).hexdigest()))
+
+    async def get_signed(self, conn, rng, bucket=BUCKET, cred=WRITER, kind="get-signed",
+                         status=200, code=None, forge=False):
+        key, _size, sha = rng.choice(self.known)
+        target = f"/{bucket}/{key}"
+        headers = self.signed("GET", target, {}, EMPTY_SHA256, cred=cred, forge=forge)
+        response = await conn.exchange(self.head("GET", target, headers))
+        return self.judge(kind, response, status, code, body_sha=sha if status == 200 else None)
+
+    async def get_presigned(self, conn, rng):
+        index = rng.randrange(len(self.known))
+        response = await conn.exchange(self.head("GET", self.presigned_gets[index], {}))
+        return self.judge("get-presigned", response, 200, body_sha=self.known[index][2])
+
+    async def scope_put(self, conn, rng, key):
+        body = self.payload(key, rng, 16 * KIB)
+        target = f"/{BUCKET}/{key}"
+        headers = self.signed("PUT", target, {"Content-Length": str(len(body))},
+                              hashlib.sha256(body).hexdigest(), cred=READER)
+        response = await conn.exchange(self.head("PUT", target, headers), body)
+        return self.judge("scope-put", response, 403, "AccessDenied", key)
+
+    def operations(self):
+        """(kind, weight, run(conn, rng, key)); the weights are out of 100."""
+        return [
+            ("put-signed", 12, self.put_signed),
+            ("put-unsigned-payload", 7, self.put_unsigned),
+            ("put-aws-chunked-signed", 9, self.put_chunked),
+            ("put-trailer-crc32", 7, self.put_trailer),
+            ("put-presigned", 6, self.put_presigned),
+            ("form-post", 6, self.form_post),
+            ("get-signed", 16, lambda c, r, k: self.get_signed(c, r)),
+            ("get-presigned", 6, lambda c, r, k: self.get_presigned(c, r)),
+            ("get-readonly-key", 4, lambda c, r, k: self.get_signed(
+                c, r, PUBLIC, READER, "get-readonly-key")),
+            ("forged-get", 4, lambda c, r, k: self.get_signed(
+                c, r, kind="forged-get", status=403, code="SignatureDoesNotMatch", forge=True)),
+            ("forged-put", 4, lambda c, r, k: self.put_signed(c, r, k, "forged-put", forge=True)),
+            ("tampered-body", 5, lambda c, r, k: self.put_signed(c, r, k, "tampered-body",
+                                                                 tamper=True)),
+            ("tampered-chunk", 5, lambda c, r, k: self.put_chunked(c, r, k, tamper=True)),
+            ("wrong-trailer", 4, lambda c, r, k: self.put_trailer(c, r, k, wrong=True)),
+            ("scope-put", 3, self.scope_put),
+            ("scope-get", 2, lambda c, r, k: self.get_signed(
+                c, r, BUCKET, READER, "scope-get", 403, "AccessDenied")),
+        ]
+
+    async def preload(self):
+        """The objects the GETs read: the same bytes in both buckets, 1 KiB to 4 MiB."""
+        conn, rng = Conn(self.stack.port), random.Random(1)
+        sizes = [KIB, 4 * KIB, 16 * KIB, 64 * KIB, 100 * KIB, 256 * KIB, MIB, 4 * MIB]
+        for i, size in enumerate(sizes):
+            key = f"known/{i}"
+            offset = rng.randrange(0, len(self.pool) - size) if size < len(self.pool) else 0
+            body = (self.pool * (1 + size // len(self.pool)))[offset:offset + size]
+            sha = hashlib.sha256(body).hexdigest()
+            for bucket in (BUCKET, PUBLIC):
+                target = f"/{bucket}/{key}"
+                headers = self.signed("PUT", target, {"Content-Length": str(size)}, sha)
+                response = await conn.exchange(self.head("PUT", target, headers), body)
+                if response.status != 200:
+                    raise SystemExit(f"soak: preloading {target} answered {response.status}: "
+                                     f"{response.body[:300]!r}")
+                self.acked[f"{bucket}/{key}" if bucket != BUCKET else key] = (size, sha)
+            self.known.append((key, size, sha))
+        conn.close()
+        expires = int(self.args.duration) + 900
+        self.presigned_gets = [self.presign("GET", f"/{BUCKET}/{k}", expires)
+                               for k, _, _ in self.known]
+        from botocore.config import Config
+        from botocore.session import get_session
+        client = get_session().create_client(
+            "s3", region_name=REGION, endpoint_url=self.base, aws_access_key_id=WRITER[0],
+            aws_secret_access_key=WRITER[1], config=Config(signature_version="s3v4"))
+        post = client.generate_presigned_post(
+            BUCKET, "forms/${filename}", Conditions=[["content-length-range", 0, 64 * MIB]],
+            ExpiresIn=expires)
+        self.form_fields = post["fields"]
+
+    async def client(self, index, operations):
+        await asyncio.sleep(index * self.args.ramp / max(1, self.args.connections))
+        rng = random.Random(index)
+        conn = Conn(self.stack.port)
+        kinds = [op[0] for op in operations]
+        weights = [op[1] for op in operations]
+        runs = {op[0]: op[2] for op in operations}
+        seq = 0
+        while time.monotonic() < self.stop_at:
+            kind = rng.choices(kinds, weights)[0]
+            seq += 1
+            key = f"w/{index}/{seq}-{kind}"
+            self.uncertain.add(key)
+            try:
+                await asyncio.wait_for(runs[kind](conn, rng, key), self.args.request_timeout)
+            except Exception as error:  # a reset, a timeout, a malformed answer: all unexpected
+                self.counts.setdefault(kind, [0, 0])[0] += 1
+                self.note(kind, f"{type(error).__name__}: {error} (key {key})")
+                conn.close()
+        conn.close()
+
+    async def slow_client(self, index, done):
+        """Keeps one slow pre-auth connection open until `done`: part of a head, or a form's head
+        and the start of its body, then a byte every ~2 s. A closed one is replaced."""
+        await asyncio.sleep(index * self.args.ramp / max(1, self.args.slow))
+        rng = random.Random(10_000_000 + index)
+        while not done.is_set():
+            variant = index % 3
+            if variant == 0:
+                start = f"GET /{BUCKET}/known/0 HTTP/1.1\r\nHost: {self.host}\r\nX-Slow: "
+            elif variant == 1:
+                start = f"GET /{BUCKET}/known/"
+            else:
+                start = (f"POST /{BUCKET} HTTP/1.1\r\nHost: {self.host}\r\n"
+                         "Content-Type: multipart/form-data; boundary=slowslow\r\n"
+                         "Content-Length: 1000000\r\n\r\n--slowslow\r\n"
+                         'Content-Disposition: form-data; name="key"\r\n\r\nforms/slow-')
+            outcome = await self.one_slow(start.encode(), rng, done)
+            self.slow[outcome] = self.slow.get(outcome, 0) + 1
+
+    async def one_slow(self, start, rng, done):
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", self.stack.port)
+        except OSError as error:
+            return f"connect failed: {type(error).__name__}"
+        opened = time.monotonic()
+        self.slow_open += 1
+        answer = asyncio.ensure_future(reader.read(4096))
+        finished = asyncio.ensure_future(done.wait())
+        outcome = None
+        try:
+            writer.write(start)
+            while outcome is None:
+                await asyncio.wait({answer, finished},
+                                   timeout=SLOW_BYTE_INTERVAL * rng.uniform(0.8, 1.2))
+                if answer.done():
+                    outcome = slow_outcome(answer)
+                elif finished.done():
+                    outcome = "still open at the end"
+                else:
+                    writer.write(b"a")
+                    await writer.drain()
+        except OSError as error:
+            outcome = f"write failed: {type(error).__name__}"
+        finally:
+            self.slow_open -= 1
+            for task in (answer, finished):
+                task.cancel()
+            writer.close()
+        if outcome != "still open at the end":
+            self.slow_close_times.append(time.monotonic() - opened)
+        return outcome
+
+    async def sampler(self, started, done):
+        pid = self.stack.proxy.pid
+        next_report = started + 10
+        while not done.is_set():
+            try:
+                rss, fds = proc_figures(pid)
+            except (FileNotFoundError, ProcessLookupError, StopIteration):
+                self.note("proxy", "the proxy process is gone")
+                return
+            now = time.monotonic()
+            self.samples.append((now - started, rss, fds))
+            if now >= next_report:
+                next_report += 10
+                sent = sum(c[0] for c in self.counts.values())
+                print(f"  {now - started:5.0f} s  {sent} requests ({sent / (now - started):.0f}/s)"
+                      f"  unexpected {len(self.unexpected)}  rss {rss / 1024:.0f} MiB  fds {fds}"
+                      f"  slow open {self.slow_open}", flush=True)
+            try:
+                await asyncio.wait_for(done.wait(), 1.0)
+            except asyncio.TimeoutError:
+                pass
+
+
+def slow_outcome(answer):
+    try:
+        data = answer.result()
+    except OSError as error:
+        return f"reset ({type(error).__name__})"
+    if not data:
+        return "closed without an answer"
+    status = data.split(b" ", 2)[1].decode(errors="replace") if data.startswith(b"HTTP/") else "?"
+    code = re.search(rb"<Code>([^<]*)</Code>", data)
+    return f"answered {status} {code.group(1).decode() if code else ''}".rstrip()
+
+
+def check_store(soak):
+    """Every acknowledged object whole, nothing for a refused upload, nothing unannounced."""
+    root = os.path.join(soak.stack.root, BUCKET)
+    problems, on_disk = [], {}
+    for folder, _dirs, files in os.walk(soak.stack.root):
+        for name in files:
+            path = os.path.join(folder, name)
+            rel = os.path.relpath(path, soak.stack.root)
+            if rel.startswith(".s3-auth-proxy" + os.sep):
+                continue  # the proxy's own records (ETags, staging)
+            key = os.path.relpath(path, root) if rel.startswith(BUCKET + os.sep) else rel
+            on_disk[key] = path
+    for key, (size, sha) in soak.acked.items():
+        path = on_disk.get(key)
+        if path is None:
+            problems.append(f"acknowledged {key} is missing")
+            continue
+        with open(path, "rb") as f:
+            data = f.read()
+        if len(data) != size or hashlib.sha256(data).hexdigest() != sha:
+            problems.append(f"acknowledged {key} holds {len(data)} bytes, not the {size} sent")
+    for key in soak.refused & on_disk.keys():
+        problems.append(f"refused upload {key} was stored")
+    stray = on_disk.keys() - soak.acked.keys() - soak.refused - soak.uncertain
+    problems += [f"{key} is stored but no upload of it was acknowledged" for key in sorted(stray)]
+    with_unclear_answer = len(soak.uncertain & on_disk.keys())
+    temp = sum(len(f) for _, _, f in os.walk(soak.stack.nginx_temp))
+    return problems, len(soak.acked), len(soak.refused), with_unclear_answer, temp
+
+
+def percentile(values, p):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(p * len(values)))] if values else float("nan")
+
+
+async def run(soak, args):
+    await soak.preload()
+    await asyncio.sleep(0.5)
+    baseline_rss, baseline_fds = proc_figures(soak.stack.proxy.pid)
+    print(f"baseline: rss {baseline_rss / 1024:.1f} MiB, fds {baseline_fds}", flush=True)
+    operations = soak.operations()
+    started = time.monotonic()
+    soak.stop_at = started + args.duration
+    done, slow_done = asyncio.Event(), asyncio.Event()
+    sampler = asyncio.ensure_future(soak.sampler(started, done))
+    slow = [asyncio.ensure_future(soak.slow_client(i, slow_done)) for i in range(args.slow)]
+    await asyncio.gather(*(soak.client(i, operations) for i in range(args.connections)))
+    elapsed = time.monotonic() - started
+    slow_done.set()
+    await asyncio.gather(*slow)
+    # Every client connection is closed: the proxy's fds go back to the baseline once the
+    # upstream connections pooled during the run have idled out.
+    settle_deadline = time.monotonic() + args.pool_idle + 15
+    while True:
+        await asyncio.sleep(1)
+        end_rss, end_fds = proc_figures(soak.stack.proxy.pid)
+        if end_fds <= baseline_fds + args.fd_margin or time.monotonic() > settle_deadline:
+            break
+    settled = time.monotonic() - started - elapsed
+    done.set()
+    await sampler
+    return elapsed, (baseline_rss, baseline_fds), (end_rss, end_fds), settled
+
+
+def raise_nofile(needed):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < needed:
+        raise SystemExit(f"soak: needs {needed} open files, the hard limit is {hard} "
+                         "(raise it: ulimit -Hn, or run as root)")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return hard
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--connections", type=int, default=1000)
+    ap.add_argument("--duration", type=float, default=60, help="seconds of load")
+    ap.add_argument("--slow", type=int, default=1000, help="slow pre-auth connections")
+    ap.add_argument("--max-rss-mib", type=float, default=256)
+    ap.add_argument("--fd-margin", type=int, default=8,
+                    help="fds the proxy may hold above its baseline at the end")
+    ap.add_argument("--max-size", type=int, default=4 * MIB, help="largest object, bytes")
+    ap.add_argument("--ramp", type=float, default=3.0, help="seconds over which connections open")
+    ap.add_argument("--request-timeout", type=float, default=120)
+    ap.add_argument("--threads", type=int, default=2, help="server.threads")
+    ap.add_argument("--pool-idle", type=int, default=5, help="upstream.pool_idle_timeout, s")
+    ap.add_argument("--server-setting", action="append", default=[],
+                    help='an extra line for [server], e.g. \'header_timeout = "10s"\'')
+    ap.add_argument("--log-level", default="warn")
+    ap.add_argument("--profile", default="release", help="cargo profile to build and run")
+    ap.add_argument("--proxy-bin", help="run this binary instead of building")
+    ap.add_argument("--vectors", default=DEFAULT_VECTORS)
+    ap.add_argument("--json", help="write the figures here")
+    ap.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    ap.add_argument("--short", action="store_true",
+                    help="scripts/test.sh's run: debug build, 200 + 200 connections, 15 s, "
+                         "objects up to 1 MiB")
+    args = ap.parse_args()
+    if args.short:
+        args.profile, args.connections, args.slow, args.duration = "dev", 200, 200, 15
+        args.max_size, args.ramp = MIB, 1.0
+
+    check_chunk_signer(args.vectors)
+    nofile = raise_nofile(3 * (args.connections + args.slow) + 512)
+    binary = args.proxy_bin
+    if not binary:
+        subprocess.run(["cargo", "build", "--profile", args.profile, "--quiet"], cwd=ROOT,
+                       check=True)
+        meta = json.loads(subprocess.run(
+            ["cargo", "metadata", "--no-deps", "--format-version", "1"], cwd=ROOT, check=True,
+            capture_output=True, text=True).stdout)
+        binary = os.path.join(meta["target_directory"],
+                              "debug" if args.profile == "dev" else args.profile, "s3-auth-proxy")
+    work = tempfile.mkdtemp(prefix="s3-auth-proxy-soak-")
+    stack = None
+    try:
+        stack = Stack(binary, work, args)
+        print(f"soak: proxy {binary} on 127.0.0.1:{stack.port}, nginx on "
+              f"127.0.0.1:{stack.nginx_port}; {args.connections} connections + {args.slow} slow "
+              f"for {args.duration:.0f} s; nofile {nofile}", flush=True)
+        soak = Soak(stack, args)
+        elapsed, base, end, settled = asyncio.run(run(soak, args))
+        failed = report(soak, args, elapsed, base, end, settled, binary)
+    finally:
+        if stack:
+            stack.stop()
+        if args.keep:
+            print(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    sys.exit(1 if failed else 0)
+
+
+def report(soak, args, elapsed, base, end, settled, binary):
+    failures = []
+    sent = sum(c[0] for c in soak.counts.values())
+    print(f"\n{sent} requests in {elapsed:.1f} s = {sent / elapsed:.0f}/s over "
+          f"{args.connections} connections")
+    print(f"  {'kind':<24}{'sent':>8}{'as expected':>13}")
+    for kind, (n, ok) in sorted(soak.counts.items()):
+        print(f"  {kind:<24}{n:>8}{ok:>13}")
+    if soak.unexpected:
+        failures.append(f"{len(soak.unexpected)} unexpected answers")
+        for kind, what in soak.unexpected[:10]:
+            print(f"  UNEXPECTED {kind}: {what}")
+    missing = {k for k, _, _ in soak.operations()} - soak.counts.keys()
+    if missing:
+        failures.append(f"kinds never sent: {sorted(missing)}")
+    opened = sum(soak.slow.values())
+    print(f"slow connections: {opened} opened (kept at {args.slow}), outcomes:")
+    for outcome, n in sorted(soak.slow.items()):
+        print(f"  {outcome:<40}{n:>8}")
+    if soak.slow_close_times:
+        print(f"  time to close/answer: median {percentile(soak.slow_close_times, 0.5):.1f} s, "
+              f"p99 {percentile(soak.slow_close_times, 0.99):.1f} s")
+    peak_rss = max([s[1] for s in soak.samples] + [base[0], end[0]])
+    peak_fds = max([s[2] for s in soak.samples] + [base[1], end[1]])
+    print(f"proxy rss: baseline {base[0] / 1024:.1f} MiB, peak {peak_rss / 1024:.1f} MiB, "
+          f"end {end[0] / 1024:.1f} MiB (bound {args.max_rss_mib:.0f} MiB)")
+    print(f"proxy fds: baseline {base[1]}, peak {peak_fds}, end {end[1]} "
+          f"({settled:.0f} s after the last client; margin {args.fd_margin})")
+    if peak_rss / 1024 > args.max_rss_mib:
+        failures.append(f"peak RSS {peak_rss / 1024:.1f} MiB over {args.max_rss_mib} MiB")
+    if end[1] > base[1] + args.fd_margin:
+        failures.append(f"fds {end[1]} at the end, baseline {base[1]}")
+    problems, acked, refused, unclear, temp = check_store(soak)
+    print(f"store: {acked} acknowledged objects hash-checked, {refused} refused uploads absent, "
+          f"{unclear} stored with an unexpected answer, nginx temp files {temp}")
+    if problems:
+        failures.append(f"{len(problems)} store problems")
+        for p in problems[:10]:
+            print(f"  STORE {p}")
+    log = open(soak.stack.log_path, errors="replace").read()
+    panics = [line for line in log.splitlines() if "panic" in line.lower()]
+    if panics:
+        failures.append(f"{len(panics)} panic lines in the proxy log")
+        for line in panics[:5]:
+            print(f"  LOG {line}")
+    if soak.stack.proxy.poll() is not None:
+        failures.append(f"the proxy exited with {soak.stack.proxy.returncode}")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"binary": binary, "connections": args.connections, "slow": args.slow,
+                       "seconds": elapsed, "requests": sent, "counts": soak.counts,
+                       "unexpected": soak.unexpected[:50], "slow_outcomes": soak.slow,
+                       "rss_kib": [base[0], peak_rss, end[0]], "fds": [base[1], peak_fds, end[1]],
+                       "samples": soak.samples, "store": [acked, refused, unclear, temp],
+                       "failures": failures}, f, indent=1)
+    print("FAILED: " + "; ".join(failures) if failures else "soak: all checks passed")
+    return bool(failures)
+
+
+if __name__ == "__main__":
+    main()
