@@ -185,15 +185,79 @@ class Response:
         return found.group(1).decode() if found else None
 
 
-async def read_response(reader):
-    line = await reader.readline()
-    if not line:
-        raise ConnectionError("connection closed before an answer")
+class Wire:
+    """A client connection's bytes, on a plain non-blocking socket. Reading does not stop when
+    a write fails (asyncio's transports and streams do: their reader then raises at once and
+    drops what the kernel holds), so an answer the proxy wrote before closing is read whole, as
+    a client that reads while it sends would; only bytes the kernel discarded are lost."""
+
+    def __init__(self, sock):
+        self.sock, self.buffer, self.eof = sock, bytearray(), False
+        self.loop = asyncio.get_running_loop()
+
+    @classmethod
+    async def connect(cls, port):
+        sock = socket.socket()
+        sock.setblocking(False)
+        try:
+            await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
+        except BaseException:
+            sock.close()
+            raise
+        return cls(sock)
+
+    async def _more(self):
+        if self.eof:
+            raise ConnectionError("connection closed before a whole answer")
+        data = await self.loop.sock_recv(self.sock, 256 * KIB)  # a reset raises here
+        if not data:
+            self.eof = True
+            raise ConnectionError("connection closed before a whole answer")
+        self.buffer += data
+
+    async def read_until(self, separator):
+        while (at := self.buffer.find(separator)) < 0:
+            await self._more()
+        line = bytes(self.buffer[:at + len(separator)])
+        del self.buffer[:at + len(separator)]
+        return line
+
+    async def read_exactly(self, n):
+        while len(self.buffer) < n:
+            await self._more()
+        data = bytes(self.buffer[:n])
+        del self.buffer[:n]
+        return data
+
+    async def read_to_eof(self):
+        try:
+            while True:
+                await self._more()
+        except ConnectionError:
+            if not self.eof:
+                raise
+        data = bytes(self.buffer)
+        self.buffer.clear()
+        return data
+
+    async def write(self, data):
+        await self.loop.sock_sendall(self.sock, data)
+
+    def close(self):
+        # Unregister first: a sock_recv/sock_sendall still pending would otherwise leave the fd
+        # in the selector, and the next socket given the same number would never be polled.
+        self.loop.remove_reader(self.sock.fileno())
+        self.loop.remove_writer(self.sock.fileno())
+        self.sock.close()
+
+
+async def read_response(wire):
+    line = await wire.read_until(b"\r\n")
     status = int(line.split(b" ", 2)[1])
     headers = {}
     while True:
-        line = await reader.readline()
-        if line in (b"\r\n", b"\n", b""):
+        line = await wire.read_until(b"\r\n")
+        if line == b"\r\n":
             break
         name, _, value = line.partition(b":")
         headers[name.strip().lower().decode()] = value.strip().decode("latin-1")
@@ -201,17 +265,17 @@ async def read_response(reader):
     if status in (204, 304) or status < 200:
         body = b""
     elif "content-length" in headers:
-        body = await reader.readexactly(int(headers["content-length"]))
+        body = await wire.read_exactly(int(headers["content-length"]))
     elif "chunked" in headers.get("transfer-encoding", "").lower():
         parts = []
         while True:
-            size = int((await reader.readline()).split(b";")[0], 16)
-            parts.append(await reader.readexactly(size + 2))
+            size = int((await wire.read_until(b"\r\n")).split(b";")[0], 16)
+            parts.append(await wire.read_exactly(size + 2))
             if size == 0:
                 break
         body = b"".join(p[:-2] for p in parts)
     else:
-        body, closed = await reader.read(), True
+        body, closed = await wire.read_to_eof(), True
     return Response(status, headers, body, closed)
 
 
@@ -219,41 +283,37 @@ class Conn:
     """One client connection, kept alive across requests, reopened after a close."""
 
     def __init__(self, port):
-        self.port, self.reader, self.writer = port, None, None
+        self.port, self.wire = port, None
 
     async def exchange(self, head, body=b""):
-        if self.writer is None:
-            self.reader, self.writer = await asyncio.open_connection(
-                "127.0.0.1", self.port, limit=1 << 20)
-        self.writer.write(head)
-        sending = asyncio.ensure_future(self._send(body)) if body else None
+        if self.wire is None:
+            self.wire = await Wire.connect(self.port)
+        sending = asyncio.ensure_future(self._send(head, body))
         try:
-            response = await read_response(self.reader)
+            response = await read_response(self.wire)
         except BaseException:
-            if sending:
-                sending.cancel()
+            sending.cancel()
             self.close()
             raise
-        if sending is not None:
-            if not sending.done():
-                sending.cancel()  # answered before the whole body was sent: unusable
-                response.closed = True
-            elif sending.cancelled() or sending.exception() is not None:
-                response.closed = True
+        if not sending.done():
+            sending.cancel()  # answered before the whole body was sent: unusable
+            response.closed = True
+        elif sending.cancelled() or sending.exception() is not None:
+            response.closed = True
         if response.closed:
             self.close()
         return response
 
-    async def _send(self, body):
+    async def _send(self, head, body):
+        await self.wire.write(head)
         view = memoryview(body)
         for at in range(0, len(body), 256 * KIB):
-            self.writer.write(view[at:at + 256 * KIB])
-            await self.writer.drain()
+            await self.wire.write(view[at:at + 256 * KIB])
 
     def close(self):
-        if self.writer is not None:
-            self.writer.close()
-        self.reader = self.writer = None
+        if self.wire is not None:
+            self.wire.close()
+        self.wire = None
 
 
 # --- the stack: nginx (WebDAV) and the proxy, in a temporary folder ------------------------------
@@ -370,6 +430,16 @@ level = "{args.log_level}"
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
+
+
+def cpu_seconds(pid):
+    """User + system CPU time of a process, its reaped children and its live children (nginx's
+    worker), from /proc."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    total = sum(int(v) for v in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+    with open(f"/proc/{pid}/task/{pid}/children") as f:
+        return total + sum(cpu_seconds(int(child)) for child in f.read().split())
 
 
 def proc_figures(pid):
@@ -773,17 +843,58 @@ def check_store(soak):
     return problems, len(soak.acked), len(soak.refused), with_unclear_answer, temp
 
 
+def check_the_judge(soak):
+    """Answers that must count as unexpected do: a wrong status, a wrong code, a wrong body."""
+    def answer(status, code, body=b""):
+        xml = f"<Error><Code>{code}</Code></Error>".encode() if code else body
+        return Response(status, {}, xml, False)
+    cases = [(answer(200, None), 403, "SignatureDoesNotMatch", None),
+             (answer(403, "AccessDenied"), 403, "SignatureDoesNotMatch", None),
+             (answer(400, "BadDigest"), 400, "XAmzContentSHA256Mismatch", None),
+             (answer(200, None, b"x"), 200, None, hashlib.sha256(b"y").hexdigest())]
+    for response, status, code, sha in cases:
+        if soak.judge("self-check", response, status, code, body_sha=sha):
+            raise SystemExit(f"soak: the judge accepts {response.status} {response.code()} "
+                             f"for {status} {code}")
+    soak.counts.pop("self-check")
+    soak.unexpected.clear()
+
+
+def check_the_store_check(soak):
+    """After the real check: one acknowledged object changed, one removed, an object for a
+    refused upload and one nobody announced must give exactly four problems."""
+    acked = sorted(k for k in soak.acked if k.startswith("w/"))
+    refused = sorted(soak.refused)
+    if len(acked) < 2 or not refused:
+        return "too few objects to check the store check"
+    path = lambda key: os.path.join(soak.stack.root, BUCKET, key)
+    with open(path(acked[0]), "r+b") as f:
+        first = f.read(1)
+        f.seek(0)
+        f.write(bytes([first[0] ^ 1]))
+    os.remove(path(acked[1]))
+    for key in (refused[0], "w/never-announced"):
+        os.makedirs(os.path.dirname(path(key)), exist_ok=True)
+        with open(path(key), "wb") as f:
+            f.write(b"x")
+    problems = check_store(soak)[0]
+    return None if len(problems) == 4 else f"the store check found {problems}, not 4 problems"
+
+
 def percentile(values, p):
     values = sorted(values)
     return values[min(len(values) - 1, int(p * len(values)))] if values else float("nan")
 
 
 async def run(soak, args):
+    check_the_judge(soak)
     await soak.preload()
     await asyncio.sleep(0.5)
     baseline_rss, baseline_fds = proc_figures(soak.stack.proxy.pid)
     print(f"baseline: rss {baseline_rss / 1024:.1f} MiB, fds {baseline_fds}", flush=True)
     operations = soak.operations()
+    cpu = {"proxy": cpu_seconds(soak.stack.proxy.pid), "nginx": cpu_seconds(soak.stack.nginx.pid),
+           "client": time.process_time()}
     started = time.monotonic()
     soak.stop_at = started + args.duration
     done, slow_done = asyncio.Event(), asyncio.Event()
@@ -791,6 +902,9 @@ async def run(soak, args):
     slow = [asyncio.ensure_future(soak.slow_client(i, slow_done)) for i in range(args.slow)]
     await asyncio.gather(*(soak.client(i, operations) for i in range(args.connections)))
     elapsed = time.monotonic() - started
+    soak.cpu = {"proxy": cpu_seconds(soak.stack.proxy.pid) - cpu["proxy"],
+                "nginx": cpu_seconds(soak.stack.nginx.pid) - cpu["nginx"],
+                "client": time.process_time() - cpu["client"]}
     slow_done.set()
     await asyncio.gather(*slow)
     # Every client connection is closed: the proxy's fds go back to the baseline once the
@@ -881,6 +995,9 @@ def report(soak, args, elapsed, base, end, settled, binary):
     sent = sum(c[0] for c in soak.counts.values())
     print(f"\n{sent} requests in {elapsed:.1f} s = {sent / elapsed:.0f}/s over "
           f"{args.connections} connections")
+    print("CPU seconds during the load: " + ", ".join(
+        f"{name} {sec:.1f} ({100 * sec / elapsed:.0f}%)" for name, sec in soak.cpu.items())
+        + f"; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(f"  {'kind':<24}{'sent':>8}{'as expected':>13}")
     for kind, (n, ok) in sorted(soak.counts.items()):
         print(f"  {kind:<24}{n:>8}{ok:>13}")
@@ -915,6 +1032,12 @@ def report(soak, args, elapsed, base, end, settled, binary):
         failures.append(f"{len(problems)} store problems")
         for p in problems[:10]:
             print(f"  STORE {p}")
+    broken = check_the_store_check(soak)
+    if broken:
+        failures.append(broken)
+    else:
+        print("checks of the checks: the judge refused 4 wrong answers; the store check found "
+              "the 4 problems planted after it (a changed, a missing, a refused, a stray object)")
     log = open(soak.stack.log_path, errors="replace").read()
     panics = [line for line in log.splitlines() if "panic" in line.lower()]
     if panics:
@@ -930,6 +1053,7 @@ def report(soak, args, elapsed, base, end, settled, binary):
                        "unexpected": soak.unexpected[:50], "slow_outcomes": soak.slow,
                        "rss_kib": [base[0], peak_rss, end[0]], "fds": [base[1], peak_fds, end[1]],
                        "samples": soak.samples, "store": [acked, refused, unclear, temp],
+                       "cpu_seconds": soak.cpu, "slow_close_times": soak.slow_close_times,
                        "failures": failures}, f, indent=1)
     print("FAILED: " + "; ".join(failures) if failures else "soak: all checks passed")
     return bool(failures)
