@@ -65,6 +65,11 @@ UNSIGNED = "UNSIGNED-PAYLOAD"
 STREAMING_SIGNED = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"
 STREAMING_UNSIGNED_TRAILER = "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
 SLOW_BYTE_INTERVAL = 2.0  # seconds between two bytes of a slow connection
+SLOW_PAST_DEADLINE = "still open after --slow-deadline"
+# What the proxy may do with a head that never ends: close it, or answer one of these
+# (server.header_timeout: 400 RequestTimeout; limits.unauthenticated_memory: 503 SlowDown).
+SLOW_ENDINGS = ("closed without an answer", "answered 400 RequestTimeout", "answered 408",
+                "answered 503 SlowDown")
 
 
 # --- aws-chunked chunk signatures (sigv4-streaming), independent of src/signer.rs --------------
@@ -754,7 +759,7 @@ class Soak:
         self.slow_open += 1
         answer = asyncio.ensure_future(reader.read(4096))
         finished = asyncio.ensure_future(done.wait())
-        outcome = None
+        outcome, deadline = None, self.args.slow_deadline
         try:
             writer.write(start)
             while outcome is None:
@@ -762,6 +767,8 @@ class Soak:
                                    timeout=SLOW_BYTE_INTERVAL * rng.uniform(0.8, 1.2))
                 if answer.done():
                     outcome = slow_outcome(answer)
+                elif deadline and time.monotonic() - opened > deadline:
+                    outcome = SLOW_PAST_DEADLINE
                 elif finished.done():
                     outcome = "still open at the end"
                 else:
@@ -774,7 +781,7 @@ class Soak:
             for task in (answer, finished):
                 task.cancel()
             writer.close()
-        if outcome != "still open at the end":
+        if outcome not in ("still open at the end", SLOW_PAST_DEADLINE):
             self.slow_close_times.append(time.monotonic() - opened)
         return outcome
 
@@ -923,6 +930,9 @@ async def run(soak, args):
 
 def raise_nofile(needed):
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < needed and os.geteuid() == 0:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (needed, needed))  # root may raise it
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard != resource.RLIM_INFINITY and hard < needed:
         raise SystemExit(f"soak: needs {needed} open files, the hard limit is {hard} "
                          "(raise it: ulimit -Hn, or run as root)")
@@ -938,6 +948,9 @@ def main():
     ap.add_argument("--max-rss-mib", type=float, default=256)
     ap.add_argument("--fd-margin", type=int, default=8,
                     help="fds the proxy may hold above its baseline at the end")
+    ap.add_argument("--slow-deadline", type=float, default=20,
+                    help="a slow connection still open after this many seconds is a failure "
+                         "(server.header_timeout, 10 s by default, plus slack; 0: no limit)")
     ap.add_argument("--max-size", type=int, default=4 * MIB, help="largest object, bytes")
     ap.add_argument("--ramp", type=float, default=3.0, help="seconds over which connections open")
     ap.add_argument("--request-timeout", type=float, default=120)
@@ -1008,6 +1021,10 @@ def report(soak, args, elapsed, base, end, settled, binary):
     missing = {k for k, _, _ in soak.operations()} - soak.counts.keys()
     if missing:
         failures.append(f"kinds never sent: {sorted(missing)}")
+    wrong = {o: n for o, n in soak.slow.items()
+             if o not in SLOW_ENDINGS and o != "still open at the end" and not o.startswith(("reset", "write failed"))}
+    if wrong:
+        failures.append(f"slow connections ended otherwise: {wrong}")
     opened = sum(soak.slow.values())
     print(f"slow connections: {opened} opened (kept at {args.slow}), outcomes:")
     for outcome, n in sorted(soak.slow.items()):
@@ -1039,6 +1056,11 @@ def report(soak, args, elapsed, base, end, settled, binary):
         print("checks of the checks: the judge refused 4 wrong answers; the store check found "
               "the 4 problems planted after it (a changed, a missing, a refused, a stray object)")
     log = open(soak.stack.log_path, errors="replace").read()
+    errors = [line for line in log.splitlines() if "ERROR" in line]
+    warnings = sum("WARN" in line for line in log.splitlines())
+    print(f"proxy log: {len(errors)} ERROR and {warnings} WARN lines")
+    for line in errors[:3]:
+        print(f"  LOG {line[:300]}")
     panics = [line for line in log.splitlines() if "panic" in line.lower()]
     if panics:
         failures.append(f"{len(panics)} panic lines in the proxy log")
