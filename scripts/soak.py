@@ -470,9 +470,9 @@ class Soak:
         self.known = []           # (key, size, sha256) preloaded objects, in both buckets
         self.samples = []         # (seconds since start, rss KiB, fds)
         self.slow = {}            # outcome -> count
-        self.slow_close_times = []
+        self.slow_close_times, self.slow_connect_times = [], []
         self.slow_open = 0
-        self.stop_at = None
+        self.stop_at, self.round, self.cpu = None, 0, {}
 
     # -- bookkeeping
 
@@ -712,7 +712,7 @@ class Soak:
 
     async def client(self, index, operations):
         await asyncio.sleep(index * self.args.ramp / max(1, self.args.connections))
-        rng = random.Random(index)
+        rng = random.Random(index + 1_000_000 * self.round)
         conn = Conn(self.stack.port)
         kinds = [op[0] for op in operations]
         weights = [op[1] for op in operations]
@@ -721,7 +721,7 @@ class Soak:
         while time.monotonic() < self.stop_at:
             kind = rng.choices(kinds, weights)[0]
             seq += 1
-            key = f"w/{index}/{seq}-{kind}"
+            key = f"w/{self.round}.{index}/{seq}-{kind}"
             self.uncertain.add(key)
             try:
                 await asyncio.wait_for(runs[kind](conn, rng, key), self.args.request_timeout)
@@ -735,7 +735,7 @@ class Soak:
         """Keeps one slow pre-auth connection open until `done`: part of a head, or a form's head
         and the start of its body, then a byte every ~2 s. A closed one is replaced."""
         await asyncio.sleep(index * self.args.ramp / max(1, self.args.slow))
-        rng = random.Random(10_000_000 + index)
+        rng = random.Random(-1 - index - 1_000_000 * self.round)
         while not done.is_set():
             variant = index % 3
             if variant == 0:
@@ -751,11 +751,13 @@ class Soak:
             self.slow[outcome] = self.slow.get(outcome, 0) + 1
 
     async def one_slow(self, start, rng, done):
+        asked = time.monotonic()
         try:
             reader, writer = await asyncio.open_connection("127.0.0.1", self.stack.port)
         except OSError as error:
             return f"connect failed: {type(error).__name__}"
         opened = time.monotonic()
+        self.slow_connect_times.append(opened - asked)
         self.slow_open += 1
         answer = asyncio.ensure_future(reader.read(4096))
         finished = asyncio.ensure_future(done.wait())
@@ -897,35 +899,49 @@ async def run(soak, args):
     check_the_judge(soak)
     await soak.preload()
     await asyncio.sleep(0.5)
-    baseline_rss, baseline_fds = proc_figures(soak.stack.proxy.pid)
-    print(f"baseline: rss {baseline_rss / 1024:.1f} MiB, fds {baseline_fds}", flush=True)
+    base = proc_figures(soak.stack.proxy.pid)
+    print(f"baseline: rss {base[0] / 1024:.1f} MiB, fds {base[1]}", flush=True)
+    soak.t0 = started = time.monotonic()
+    done = asyncio.Event()
+    sampler = asyncio.ensure_future(soak.sampler(started, done))
+    rounds = [await load_round(soak, args, r, base) for r in range(args.rounds)]
+    done.set()
+    await sampler
+    return base, rounds
+
+
+async def load_round(soak, args, round_, base):
+    """One round of load, then every connection closed and the upstream pool drained."""
+    soak.round = round_
     operations = soak.operations()
-    cpu = {"proxy": cpu_seconds(soak.stack.proxy.pid), "nginx": cpu_seconds(soak.stack.nginx.pid),
-           "client": time.process_time()}
+    pids = {"proxy": soak.stack.proxy.pid, "nginx": soak.stack.nginx.pid}
+    cpu = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    cpu["client"] = time.process_time()
     started = time.monotonic()
     soak.stop_at = started + args.duration
-    done, slow_done = asyncio.Event(), asyncio.Event()
-    sampler = asyncio.ensure_future(soak.sampler(started, done))
+    slow_done = asyncio.Event()
     slow = [asyncio.ensure_future(soak.slow_client(i, slow_done)) for i in range(args.slow)]
     await asyncio.gather(*(soak.client(i, operations) for i in range(args.connections)))
     elapsed = time.monotonic() - started
-    soak.cpu = {"proxy": cpu_seconds(soak.stack.proxy.pid) - cpu["proxy"],
-                "nginx": cpu_seconds(soak.stack.nginx.pid) - cpu["nginx"],
-                "client": time.process_time() - cpu["client"]}
+    for name, pid in pids.items():
+        soak.cpu[name] = soak.cpu.get(name, 0) + cpu_seconds(pid) - cpu[name]
+    soak.cpu["client"] = soak.cpu.get("client", 0) + time.process_time() - cpu["client"]
     slow_done.set()
     await asyncio.gather(*slow)
     # Every client connection is closed: the proxy's fds go back to the baseline once the
-    # upstream connections pooled during the run have idled out.
+    # upstream connections pooled during the round have idled out.
     settle_deadline = time.monotonic() + args.pool_idle + 15
     while True:
         await asyncio.sleep(1)
-        end_rss, end_fds = proc_figures(soak.stack.proxy.pid)
-        if end_fds <= baseline_fds + args.fd_margin or time.monotonic() > settle_deadline:
+        rss, fds = proc_figures(soak.stack.proxy.pid)
+        if fds <= base[1] + args.fd_margin or time.monotonic() > settle_deadline:
             break
-    settled = time.monotonic() - started - elapsed
-    done.set()
-    await sampler
-    return elapsed, (baseline_rss, baseline_fds), (end_rss, end_fds), settled
+    peak = max([s[1] for s in soak.samples if s[0] >= started - soak.t0] + [rss])
+    figures = {"seconds": elapsed, "end_rss_kib": rss, "end_fds": fds, "peak_rss_kib": peak,
+               "settled_seconds": time.monotonic() - started - elapsed}
+    print(f"round {round_ + 1}: {elapsed:.0f} s of load; after it rss {rss / 1024:.1f} MiB, "
+          f"fds {fds}", flush=True)
+    return figures
 
 
 def raise_nofile(needed):
@@ -943,9 +959,14 @@ def raise_nofile(needed):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--connections", type=int, default=1000)
-    ap.add_argument("--duration", type=float, default=60, help="seconds of load")
+    ap.add_argument("--duration", type=float, default=60, help="seconds of load per round")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="rounds of load in the same proxy; from 2, RSS after the last must not "
+                         "exceed RSS after the first by more than max(16 MiB, 10%%)")
     ap.add_argument("--slow", type=int, default=1000, help="slow pre-auth connections")
-    ap.add_argument("--max-rss-mib", type=float, default=256)
+    ap.add_argument("--max-rss-mib", type=float,
+                    help="bound on the proxy's peak RSS (default 384 MiB; 256 with --short): "
+                         "1.5x the highest peak measured, docs/soak.md")
     ap.add_argument("--fd-margin", type=int, default=8,
                     help="fds the proxy may hold above its baseline at the end")
     ap.add_argument("--slow-deadline", type=float, default=20,
@@ -971,6 +992,8 @@ def main():
     if args.short:
         args.profile, args.connections, args.slow, args.duration = "dev", 200, 200, 15
         args.max_size, args.ramp = MIB, 1.0
+    if args.max_rss_mib is None:
+        args.max_rss_mib = 256 if args.short else 384
 
     check_chunk_signer(args.vectors)
     nofile = raise_nofile(3 * (args.connections + args.slow) + 512)
@@ -991,8 +1014,8 @@ def main():
               f"127.0.0.1:{stack.nginx_port}; {args.connections} connections + {args.slow} slow "
               f"for {args.duration:.0f} s; nofile {nofile}", flush=True)
         soak = Soak(stack, args)
-        elapsed, base, end, settled = asyncio.run(run(soak, args))
-        failed = report(soak, args, elapsed, base, end, settled, binary)
+        base, rounds = asyncio.run(run(soak, args))
+        failed = report(soak, args, base, rounds, binary)
     finally:
         if stack:
             stack.stop()
@@ -1003,7 +1026,9 @@ def main():
     sys.exit(1 if failed else 0)
 
 
-def report(soak, args, elapsed, base, end, settled, binary):
+def report(soak, args, base, rounds, binary):
+    elapsed = sum(r["seconds"] for r in rounds)
+    end = (rounds[-1]["end_rss_kib"], rounds[-1]["end_fds"])
     failures = []
     sent = sum(c[0] for c in soak.counts.values())
     print(f"\n{sent} requests in {elapsed:.1f} s = {sent / elapsed:.0f}/s over "
@@ -1032,16 +1057,28 @@ def report(soak, args, elapsed, base, end, settled, binary):
     if soak.slow_close_times:
         print(f"  time to close/answer: median {percentile(soak.slow_close_times, 0.5):.1f} s, "
               f"p99 {percentile(soak.slow_close_times, 0.99):.1f} s")
+    if soak.slow_connect_times:
+        print(f"  time to connect: median {percentile(soak.slow_connect_times, 0.5):.2f} s, "
+              f"p99 {percentile(soak.slow_connect_times, 0.99):.2f} s, "
+              f"max {max(soak.slow_connect_times):.2f} s")
     peak_rss = max([s[1] for s in soak.samples] + [base[0], end[0]])
     peak_fds = max([s[2] for s in soak.samples] + [base[1], end[1]])
     print(f"proxy rss: baseline {base[0] / 1024:.1f} MiB, peak {peak_rss / 1024:.1f} MiB, "
           f"end {end[0] / 1024:.1f} MiB (bound {args.max_rss_mib:.0f} MiB)")
     print(f"proxy fds: baseline {base[1]}, peak {peak_fds}, end {end[1]} "
-          f"({settled:.0f} s after the last client; margin {args.fd_margin})")
+          f"({rounds[-1]['settled_seconds']:.0f} s after the last client; margin {args.fd_margin})")
     if peak_rss / 1024 > args.max_rss_mib:
         failures.append(f"peak RSS {peak_rss / 1024:.1f} MiB over {args.max_rss_mib} MiB")
-    if end[1] > base[1] + args.fd_margin:
-        failures.append(f"fds {end[1]} at the end, baseline {base[1]}")
+    for number, r in enumerate(rounds, 1):
+        if len(rounds) > 1:
+            print(f"  round {number}: peak rss {r['peak_rss_kib'] / 1024:.1f} MiB, after it "
+                  f"{r['end_rss_kib'] / 1024:.1f} MiB and {r['end_fds']} fds")
+        if r["end_fds"] > base[1] + args.fd_margin:
+            failures.append(f"{r['end_fds']} fds after round {number}, baseline {base[1]}")
+    # The allocator keeps what a round used; the same load again must not need more.
+    growth = rounds[-1]["end_rss_kib"] - rounds[0]["end_rss_kib"]
+    if growth > max(16 * 1024, rounds[0]["end_rss_kib"] // 10):
+        failures.append(f"RSS grew {growth / 1024:.1f} MiB from round 1 to round {len(rounds)}")
     problems, acked, refused, unclear, temp = check_store(soak)
     print(f"store: {acked} acknowledged objects hash-checked, {refused} refused uploads absent, "
           f"{unclear} stored with an unexpected answer, nginx temp files {temp}")
@@ -1074,6 +1111,7 @@ def report(soak, args, elapsed, base, end, settled, binary):
                        "seconds": elapsed, "requests": sent, "counts": soak.counts,
                        "unexpected": soak.unexpected[:50], "slow_outcomes": soak.slow,
                        "rss_kib": [base[0], peak_rss, end[0]], "fds": [base[1], peak_fds, end[1]],
+                       "rounds": rounds,
                        "samples": soak.samples, "store": [acked, refused, unclear, temp],
                        "cpu_seconds": soak.cpu, "slow_close_times": soak.slow_close_times,
                        "failures": failures}, f, indent=1)
