@@ -470,7 +470,7 @@ class Soak:
         self.known = []           # (key, size, sha256) preloaded objects, in both buckets
         self.samples = []         # (seconds since start, rss KiB, fds)
         self.slow = {}            # outcome -> count
-        self.slow_close_times, self.slow_connect_times = [], []
+        self.slow_close_times, self.slow_connect_times, self.loop_lag = [], [], []
         self.slow_open = 0
         self.stop_at, self.round, self.cpu = None, 0, {}
 
@@ -804,10 +804,13 @@ class Soak:
                 print(f"  {now - started:5.0f} s  {sent} requests ({sent / (now - started):.0f}/s)"
                       f"  unexpected {len(self.unexpected)}  rss {rss / 1024:.0f} MiB  fds {fds}"
                       f"  slow open {self.slow_open}", flush=True)
+            asked = time.monotonic()
             try:
                 await asyncio.wait_for(done.wait(), 1.0)
             except asyncio.TimeoutError:
-                pass
+                # How late this client's own event loop wakes up: client-side timings (connect,
+                # time to close) are inflated by as much.
+                self.loop_lag.append(time.monotonic() - asked - 1.0)
 
 
 def slow_outcome(answer):
@@ -1036,6 +1039,9 @@ def report(soak, args, base, rounds, binary):
     print("CPU seconds during the load: " + ", ".join(
         f"{name} {sec:.1f} ({100 * sec / elapsed:.0f}%)" for name, sec in soak.cpu.items())
         + f"; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    if soak.loop_lag:
+        print(f"client event loop lag: median {percentile(soak.loop_lag, 0.5):.2f} s, "
+              f"p99 {percentile(soak.loop_lag, 0.99):.2f} s (client-side timings include it)")
     print(f"  {'kind':<24}{'sent':>8}{'as expected':>13}")
     for kind, (n, ok) in sorted(soak.counts.items()):
         print(f"  {kind:<24}{n:>8}{ok:>13}")
@@ -1114,6 +1120,7 @@ def report(soak, args, base, rounds, binary):
                        "rounds": rounds,
                        "samples": soak.samples, "store": [acked, refused, unclear, temp],
                        "cpu_seconds": soak.cpu, "slow_close_times": soak.slow_close_times,
+                       "slow_connect_times": soak.slow_connect_times, "loop_lag": soak.loop_lag,
                        "failures": failures}, f, indent=1)
     print("FAILED: " + "; ".join(failures) if failures else "soak: all checks passed")
     return bool(failures)
