@@ -1086,7 +1086,9 @@ def report(soak, args, base, rounds, binary):
     if growth > max(16 * 1024, rounds[0]["end_rss_kib"] // 10):
         failures.append(f"RSS grew {growth / 1024:.1f} MiB from round 1 to round {len(rounds)}")
     problems, acked, refused, unclear, temp = check_store(soak)
-    print(f"store: {acked} acknowledged objects hash-checked, {refused} refused uploads absent, "
+    stored_mib = sum(size for size, _ in soak.acked.values()) / MIB
+    print(f"store: {acked} acknowledged objects ({stored_mib:.0f} MiB) hash-checked, "
+          f"{refused} refused uploads absent, "
           f"{unclear} stored with an unexpected answer, nginx temp files {temp}")
     if problems:
         failures.append(f"{len(problems)} store problems")
