@@ -412,3 +412,13 @@ def proc_figures(pid):
     with open(f"/proc/{pid}/status") as f:
         rss = next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
     return rss, len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def trimmed_rss(pid):
+    """RSS after glibc's malloc_trim(0), called in the process by gdb: what the heap still uses,
+    without the free memory the allocator keeps after a busy period."""
+    done = subprocess.run(["gdb", "-p", str(pid), "-batch", "-ex", "call (int) malloc_trim(0)"],
+                          capture_output=True, text=True, timeout=60)
+    if done.returncode != 0:
+        raise SystemExit(f"soak: gdb could not call malloc_trim: {done.stderr[-300:]}")
+    return proc_figures(pid)[0]
