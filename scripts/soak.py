@@ -334,11 +334,16 @@ class Soak:
             seq += 1
             key = f"w/{self.round}.{index}/{seq}-{kind}"
             self.uncertain.add(key)
+            asked = time.monotonic()
+            reused = conn.wire is not None
             try:
                 await asyncio.wait_for(runs[kind](conn, rng, key), self.args.request_timeout)
             except Exception as error:  # a reset, a timeout, a malformed answer: all unexpected
                 self.counts.setdefault(kind, [0, 0])[0] += 1
-                self.note(kind, f"{type(error).__name__}: {error} (key {key})")
+                now = time.monotonic()
+                self.note(kind, f"{type(error).__name__}: {error} (key {key}; sent at "
+                                f"{asked - self.t0:.1f} s on a {'reused' if reused else 'new'} "
+                                f"connection, failed {now - asked:.1f} s later)")
                 conn.close()
         conn.close()
 
