@@ -159,6 +159,7 @@ class Wire:
     def __init__(self, sock):
         self.sock, self.buffer, self.eof = sock, bytearray(), False
         self.loop = asyncio.get_running_loop()
+        self.connected_at, self.first_sent_at = time.monotonic(), None
 
     @classmethod
     async def connect(cls, port):
@@ -206,7 +207,13 @@ class Wire:
         return data
 
     async def write(self, data):
+        if self.first_sent_at is None:
+            self.first_sent_at = time.monotonic()
         await self.loop.sock_sendall(self.sock, data)
+
+    def silent_for(self):
+        """Seconds from the connect to the first byte sent (so far)."""
+        return (self.first_sent_at or time.monotonic()) - self.connected_at
 
     def close(self):
         # Unregister first: a sock_recv/sock_sendall still pending would otherwise leave the fd
@@ -249,15 +256,20 @@ class Conn:
 
     def __init__(self, port):
         self.port, self.wire = port, None
+        # For a request that failed as the first on its connection: how long the connection
+        # was silent first (the proxy closes a new connection silent for server.header_timeout).
+        self.first_silence = None
 
     async def exchange(self, head, body=b""):
         if self.wire is None:
             self.wire = await Wire.connect(self.port)
+        fresh = self.wire.first_sent_at is None
         sending = asyncio.ensure_future(self._send(head, body))
         try:
             response = await read_response(self.wire)
         except BaseException:
             sending.cancel()
+            self.first_silence = self.wire.silent_for() if fresh else None
             self.close()
             raise
         if not sending.done():
