@@ -331,7 +331,9 @@ http {{
     uwsgi_temp_path {p}/uwsgi_temp;
     scgi_temp_path {p}/scgi_temp;
     server {{
-        listen 127.0.0.1:{port};
+        # nginx's default backlog (511) overflows when ~1,000 uploads open their upstream
+        # connections at once on a loaded machine: the proxy's connect then times out (503).
+        listen 127.0.0.1:{port} backlog=4096;
         root {p}/root;
         location / {{
             dav_methods PUT DELETE MKCOL COPY MOVE;
