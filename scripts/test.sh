@@ -106,6 +106,11 @@ cargo test --all-targets --no-fail-fast || status=1
 # the script and both its paths still work. Debug build, small sizes: its figures are not judged.
 "$PYTHON" scripts/bench-plain-store.py --smoke || status=1
 
+# The soak's short run (~30 s, debug build; the full run and its figures: docs/soak.md): 200
+# keep-alive clients mixing honest and hostile requests and 200 slow heads for 15 s; every answer,
+# every stored byte, the slow heads' ending, the proxy's RSS and fds are checked.
+"$PYTHON" scripts/soak.py --short || status=1
+
 # The deploy files, run for real: image, compose stack, Kubernetes pod (podman), manifests.
 if is_root && have_apt; then
     bash scripts/test-deploy.sh || status=1
