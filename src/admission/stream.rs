@@ -123,9 +123,10 @@ impl AdmittedStream {
     /// when there is nothing for Pingora (refused and answered, or the client went away).
     ///
     /// Why before: Pingora allocates its session and the state of its whole proxy path
-    /// (about 48 KiB, README "Before authentication") as soon as it starts reading a head, so a connection that
-    /// trickles its first head would hold that much. Read here, it holds its bytes and little
-    /// more. The head is then given to Pingora as if just read from the socket.
+    /// (about 48 KiB, README "Before authentication") as soon as it starts reading a head,
+    /// so a connection that trickles its first head would hold that much. Read here, it holds
+    /// its bytes and little more. The head is then given to Pingora as if just read from the
+    /// socket.
     pub async fn read_first_head(&mut self) -> bool {
         std::future::poll_fn(|cx| self.poll_first_head(cx)).await
     }
