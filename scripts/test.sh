@@ -8,7 +8,7 @@
 # on Debian/Ubuntu: cmake and a C compiler (to build pingora/aws-lc), nginx-core (the WebDAV
 # backend of the integration tests), curl (a real client, --aws-sigv4 over HTTP/2), rclone (its
 # presigned uploads, tests/client_requests.rs; sync and check, tests/plain_store_clients.rs),
-# restic (tests/plain_store_clients.rs), python3 with venv; then a virtualenv at .venv-test with
+# restic (tests/plain_store_clients.rs), wrk (scripts/bench-hop.py --smoke), python3 with venv; then a virtualenv at .venv-test with
 # boto3, requests, pytest, awscrt, the AWS CLI, s3cmd and minio-py (tests/python/); s3s-fs, a
 # keyless S3 server (tests/s3_backend.rs); Debian's chromium and playwright-core
 # (scripts/install-browser-deps.sh, tests/post_forms.rs). Idempotent: when everything is there it
@@ -29,6 +29,7 @@ command -v cc >/dev/null 2>&1 || missing+=(build-essential)
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v rclone >/dev/null 2>&1 || missing+=(rclone)
 command -v restic >/dev/null 2>&1 || missing+=(restic)
+command -v wrk >/dev/null 2>&1 || missing+=(wrk)
 command -v python3 >/dev/null 2>&1 || missing+=(python3)
 [ -f /etc/ssl/certs/ca-certificates.crt ] || missing+=(ca-certificates)
 # Debian's python3 creates venvs only with python3-venv (ensurepip); only needed if the venv is absent.
@@ -110,6 +111,11 @@ cargo test --all-targets --no-fail-fast || status=1
 # keep-alive clients mixing honest and hostile requests and 200 slow heads for 15 s; every answer,
 # every stored byte, the slow heads' ending, the proxy's RSS and fds are checked.
 "$PYTHON" scripts/soak.py --short || status=1
+
+# The proxy hop's benchmark (issue 16), smoke run (< 1 min; the real run: docs/benchmarks.md):
+# wrk GETs (header-signed, presigned) and PUTs (signed, aws-chunked) through nginx proxy_pass and
+# the proxy. Debug build, 2 s per workload, 16 MiB: its figures are not judged.
+"$PYTHON" scripts/bench-hop.py --smoke || status=1
 
 # The deploy files, run for real: image, compose stack, Kubernetes pod (podman), manifests.
 if is_root && have_apt; then

@@ -10,6 +10,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use s3_auth_proxy::config::{Config, LogFormat};
+use s3_auth_proxy::ops::{spawn_log_writer, LogFlushGuard};
+use tracing_subscriber::fmt::writer::BoxMakeWriter;
 
 use cli::{Cli, Command};
 
@@ -118,7 +120,9 @@ fn healthcheck(config_path: &Path, config: &Config, ready: bool, timeout: u64) -
 
 /// `serve` (the default): run the proxy until it is stopped.
 fn serve(config: Config) -> ExitCode {
-    init_logging(&config.log.level, config.log.format);
+    // Dropped after the server has stopped (SIGTERM drained, or SIGINT): writes out every log
+    // line still pending, the last requests' access lines included.
+    let _log_flush = init_logging(&config.log.level, config.log.format);
     match s3_auth_proxy::server::run(config) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -128,21 +132,32 @@ fn serve(config: Config) -> ExitCode {
     }
 }
 
-/// Logs go to stderr at `log.level` (`RUST_LOG` wins when set), as text or JSON.
-fn init_logging(level: &str, format: LogFormat) {
+/// Logs go to stderr at `log.level` (`RUST_LOG` wins when set), as text or JSON, written by a
+/// thread of their own (`ops::spawn_log_writer`): no request waits on a write to stderr. The
+/// guard writes out what is pending when dropped. Without that thread (it could not start),
+/// lines are written by the threads that log them, as before.
+fn init_logging(level: &str, format: LogFormat) -> Option<LogFlushGuard> {
     // Pingora's connection pool logs "failed to acquire reusable stream" as an ERROR when it
     // loses a race with its own idle watcher and opens a new connection (nothing failed; the
     // module logs nothing else above debug but one warning): silenced unless `RUST_LOG` asks.
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         tracing_subscriber::EnvFilter::new(format!("{level},pingora_core::connectors=off"))
     });
+    let (writer, guard) = match spawn_log_writer(std::io::stderr()) {
+        Ok((writer, guard)) => (BoxMakeWriter::new(writer), Some(guard)),
+        Err(e) => {
+            eprintln!("warning: cannot start the log writer thread ({e}): logging synchronously");
+            (BoxMakeWriter::new(std::io::stderr), None)
+        }
+    };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr);
+        .with_writer(writer);
     // Pingora logs through the `log` crate; the subscriber's log bridge folds it in.
     let _ = match format {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),
     };
+    guard
 }

@@ -78,6 +78,9 @@ impl RunningProxy {
     }
 
     fn log(&self) -> String {
+        // The log's writer thread writes within its batch window (5 ms, `ops::BATCH_WINDOW`):
+        // let the lines of the requests just answered reach the file.
+        std::thread::sleep(s3_auth_proxy::ops::BATCH_WINDOW * 10);
         fs::read_to_string(self.dir.path().join("proxy.log")).unwrap_or_default()
     }
 
@@ -193,6 +196,52 @@ fn sigterm_lets_a_100_mib_upload_in_flight_finish_refuses_new_connections_and_ex
     assert!(
         nginx.stored("bucket/big.bin") == Some(body),
         "stored bytes differ"
+    );
+}
+
+/// The access log is written by a thread of its own (issue 16): on SIGTERM every line still
+/// pending is written before the process exits, the last request's included.
+#[test]
+fn after_sigterm_the_log_holds_the_access_line_of_every_request_up_to_the_last() {
+    let nginx = Nginx::start();
+    let mut proxy =
+        RunningProxy::start(&nginx, "secrets.toml", "[log]\nformat = \"json\"\n", |d| {
+            fs::write(d.join("secrets.toml"), secrets(&[(AK, SK, None)])).unwrap()
+        });
+    let signer = Signer::new(AK, SK);
+    proxy
+        .send(&signed_put(&proxy, "/bucket/k", b"x", &signer))
+        .assert_success();
+    // Many requests back to back on one connection, then SIGTERM at once: lines are still
+    // pending in the writer when the signal comes, if they ever are.
+    let mut conn = Connection::open(proxy.addr);
+    let mut ids = Vec::new();
+    for _ in 0..300 {
+        let mut get = proxy.request("GET", "/bucket/k");
+        signer.sign(&mut get, Payload::Hashed);
+        conn.write(&get.head_bytes()).unwrap();
+        let response = conn.read_response("GET").expect("answered");
+        assert_eq!(response.status, 200, "{}", response.text());
+        ids.push(response.header("x-amz-request-id").unwrap().to_string());
+    }
+    proxy.signal("TERM");
+    drop(conn);
+    let status = proxy
+        .wait_exit(Duration::from_secs(20))
+        .expect("exits within the grace");
+    assert!(status.success(), "exit status {status}");
+    let log = proxy.log();
+    let logged: std::collections::HashSet<String> = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["target"] == "access")
+        .filter_map(|v| v["fields"]["request_id"].as_str().map(str::to_string))
+        .collect();
+    let missing: Vec<&String> = ids.iter().filter(|id| !logged.contains(*id)).collect();
+    assert!(
+        missing.is_empty(),
+        "no access line for {missing:?} (the last: {:?})",
+        ids.last()
     );
 }
 

@@ -6,15 +6,17 @@
 //!
 //! `lifecycle` keeps readiness and the in-flight count, `metrics` the Prometheus registry and its
 //! closed label sets, `endpoints` the small HTTP server for `/healthz`, `/readyz` and `/metrics`,
-//! and `shutdown` the SIGTERM drain. Everything is re-exported here: callers name
+//! `shutdown` the SIGTERM drain, and `log_writer` the log's own writer thread. Everything is re-exported here: callers name
 //! `crate::ops::Metrics`, never the file it lives in.
 
 mod endpoints;
 mod lifecycle;
+mod log_writer;
 mod metrics;
 mod shutdown;
 
 pub use endpoints::OpsApp;
 pub use lifecycle::{InFlight, Lifecycle};
+pub use log_writer::{spawn_log_writer, LogFlushGuard, LogWriter, BATCH_WINDOW, MAX_PENDING};
 pub use metrics::{method_label, status_class, Metrics};
 pub use shutdown::GracefulShutdown;

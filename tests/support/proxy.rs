@@ -337,6 +337,9 @@ impl Proxy {
 
     /// Everything the proxy wrote to stderr so far.
     pub fn log(&self) -> String {
+        // The log's writer thread writes within its batch window (5 ms, `ops::BATCH_WINDOW`):
+        // let the lines of the requests just answered reach the file.
+        std::thread::sleep(s3_auth_proxy::ops::BATCH_WINDOW * 10);
         fs::read_to_string(self.dir.path().join("proxy.log")).unwrap_or_default()
     }
 
