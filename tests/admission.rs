@@ -407,3 +407,57 @@ fn two_thousand_slow_heads_stay_within_the_budget_and_a_fresh_request_is_answere
     drop(slow);
     assert_no_error_logged(&proxy);
 }
+
+// --- HTTP/2 ------------------------------------------------------------------------------------
+
+/// curl over HTTP/2 to the HTTPS listener, a SigV4-signed GET (curl signs it) with an `x-pad`
+/// header of `pad` bytes: (status and HTTP version, stderr).
+fn curl_h2_get(proxy: &Proxy, pad: usize) -> (String, String) {
+    let output = std::process::Command::new("curl")
+        .args(["--silent", "--show-error", "--noproxy", "*", "--http2"])
+        .args(["--cacert", &proxy.ca_cert_path().display().to_string()])
+        .args(["--aws-sigv4", "aws:amz:us-east-1:s3"])
+        .args([
+            "--user",
+            &format!("{}:{}", support::ACCESS_KEY, support::SECRET_KEY),
+        ])
+        .args([
+            "--header",
+            &format!("x-amz-content-sha256: {}", support::sha256_hex(b"")),
+        ])
+        .args(["--header", &format!("x-pad: {}", "a".repeat(pad))])
+        .args([
+            "--output",
+            "/dev/null",
+            "--write-out",
+            "%{http_code} %{http_version}",
+        ])
+        .arg(format!("{}/bucket/hello.txt", proxy.https_endpoint()))
+        .output()
+        .expect("run curl (scripts/test.sh installs it)");
+    (
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn http2_header_lists_are_capped_at_max_header_size_too() {
+    let nginx = Nginx::start();
+    nginx.put_file("bucket/hello.txt", b"hello");
+    let options = ProxyOptions::default()
+        .with_tls()
+        .with_tables("[limits]\nmax_header_size = \"8KiB\"\n");
+    let proxy = Proxy::start(&nginx, options);
+    let (fits, stderr) = curl_h2_get(&proxy, 4 * KIB);
+    assert_eq!(
+        fits, "200 2",
+        "a 4 KiB header over HTTP/2; stderr: {stderr}"
+    );
+    let (over, stderr) = curl_h2_get(&proxy, 12 * KIB);
+    assert!(
+        !over.starts_with("200"),
+        "a 12 KiB header over HTTP/2 was served: {over}; stderr: {stderr}"
+    );
+    assert_eq!(nginx.upstream_requests().len(), 1, "only the first GET");
+}

@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use pingora::apps::{HttpServerApp, HttpServerOptions, ReusedHttpStream, ServerApp};
+use pingora::protocols::http::v2::server::{default_h2_options, H2Options};
 use pingora::protocols::http::ServerSession;
 use pingora::protocols::Stream;
 use pingora::proxy::{HttpProxy, ProxyHttp};
@@ -28,13 +29,24 @@ pub struct AdmittingApp<SV> {
     admission: Arc<Admission>,
 }
 
-impl<SV> AdmittingApp<SV> {
+impl<SV> AdmittingApp<SV>
+where
+    SV: ProxyHttp + Send + Sync + 'static,
+    SV::CTX: Send + Sync,
+{
     /// Admission in front of `proxy` (created with `HttpProxy::new` and its modules
     /// initialised).
     pub fn new(proxy: HttpProxy<SV>, admission: Arc<Admission>) -> AdmittingApp<SV> {
+        // HTTP/2 heads arrive in frames this layer does not read: their size is capped by the
+        // h2 settings instead, at the same limit as an HTTP/1 head (Pingora's other bounded
+        // defaults, 100 streams per connection, kept).
+        let mut h2_options = proxy.h2_options().unwrap_or_else(default_h2_options);
+        let max_header = u32::try_from(admission.limits().max_header_size).unwrap_or(u32::MAX);
+        h2_options.max_header_list_size(max_header);
         AdmittingApp {
             requests: Arc::new(PerRequest {
                 proxy: Arc::new(proxy),
+                h2_options,
             }),
             admission,
         }
@@ -88,6 +100,7 @@ where
 /// Each request of an admitted connection, handed to the proxy.
 pub struct PerRequest<SV> {
     proxy: Arc<HttpProxy<SV>>,
+    h2_options: H2Options,
 }
 
 #[async_trait]
@@ -110,8 +123,8 @@ where
         self.proxy.process_new_http(session, shutdown).await
     }
 
-    fn h2_options(&self) -> Option<pingora::protocols::http::v2::server::H2Options> {
-        self.proxy.h2_options()
+    fn h2_options(&self) -> Option<H2Options> {
+        Some(self.h2_options.clone())
     }
 
     fn server_options(&self) -> Option<&HttpServerOptions> {

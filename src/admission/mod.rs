@@ -22,7 +22,8 @@
 //! connection's bytes and [`app`] puts it in front of Pingora's `HttpProxy`.
 //!
 //! HTTP/2 (offered on the TLS listener) multiplexes requests on one connection: its heads are
-//! not timed or charged here, only its connections counted per address.
+//! not timed or charged here, only capped in size (the h2 settings, [`app`]) and its
+//! connections counted per address.
 
 pub mod app;
 pub mod head;
