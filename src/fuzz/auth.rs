@@ -313,9 +313,17 @@ fn sigv2_access_key(authorization: Option<&str>, raw_query: &str) -> Option<Stri
     }
 }
 
-/// `value` with the text after `marker` (up to the next `,` or blank) replaced by `new`.
+/// `value` with the value of its `marker` component (up to the next `,` or blank) replaced by
+/// `new`.
 fn replace_after(value: &str, marker: &str, new: &str) -> Option<String> {
-    let start = value.find(marker)? + marker.len();
+    // The component, not the same text inside another component's value (a Credential that
+    // spells `Signature=`): components start after the scheme's blank or a comma, as the
+    // verifier splits them.
+    let start = value
+        .match_indices(marker)
+        .map(|(at, _)| at)
+        .find(|&at| at > 0 && matches!(value.as_bytes()[at - 1], b',' | b' ' | b'\t'))?
+        + marker.len();
     let end = value[start..]
         .find([',', ' ', '\t'])
         .map_or(value.len(), |i| start + i);

@@ -84,6 +84,18 @@ fn the_documentation_examples_verify_and_with_a_wrong_signature_verify_once_sign
 }
 
 #[test]
+fn a_credential_that_spells_signature_is_not_where_the_harness_signs_again() {
+    // Found by sigv4_header's long run (2026-12-06, after 6 million executions): a Credential
+    // value holding `Signature=` had the harness rewrite that text instead of the Signature
+    // component, so the head it "signed again" was malformed and the invariant broke.
+    let got = outcome(
+        "sigv4_header",
+        "regression-signature-in-credential-wrong-sig",
+    );
+    assert_eq!(got, Outcome::AcceptedOnceSignedAgain);
+}
+
+#[test]
 fn the_documentation_forms_verify_and_their_policies_are_evaluated() {
     // The SigV4 page's form with its own signature, the same form signed by the harness, and the
     // 2007 SigV2 form: each reaches the policy's conditions and passes them.
