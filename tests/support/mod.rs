@@ -37,9 +37,20 @@ pub const SECRET_KEY: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
 /// Pingora cannot report the port it bound, so the proxy's ports are picked here: bind port 0,
 /// read the port the kernel chose, release it. Another process could take it in between; the
 /// start-up checks of [`Proxy::start`] then fail loudly rather than talk to a stranger.
+///
+/// No port is handed out twice in one test process: two proxies started at the same moment by
+/// parallel tests could otherwise be given the same port, and one's listener answer for the other
+/// (seen once: a form posted to a proxy's port answered by another proxy's `/healthz` listener).
 pub fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    listener.local_addr().expect("local_addr").port()
+    static GIVEN: std::sync::Mutex<std::collections::BTreeSet<u16>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
+    loop {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let port = listener.local_addr().expect("local_addr").port();
+        if GIVEN.lock().unwrap_or_else(|e| e.into_inner()).insert(port) {
+            return port;
+        }
+    }
 }
 
 /// Lowercase hex SHA-256 of `bytes`, computed here (not by the code under test).
