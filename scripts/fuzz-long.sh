@@ -16,17 +16,6 @@ runs="${RUNS:-10000000}"
 export RUSTC_BOOTSTRAP=1
 mkdir -p logs
 
-all_targets='sigv4_header 2048
-sigv4_presigned 2048
-sigv2 2048
-request_target 2048
-post_policy 4096
-chunked_trailer 512
-delete_list 8192
-complete_multipart 4096
-folder_index 4096
-request_head 4096'
-
 nice -n 19 cargo fuzz build
 while read -r target max_len; do
     if [ $# -gt 0 ] && ! printf '%s\n' "$@" | grep -qx "$target"; then continue; fi
@@ -36,4 +25,4 @@ while read -r target max_len; do
         -runs="$runs" -rss_limit_mb=512 -max_len="$max_len" -timeout=10 \
         -print_final_stats=1 </dev/null >>"logs/$target.log" 2>&1
     echo "fuzz-long.sh: $target finished $(date -u +%FT%TZ)" | tee -a "logs/$target.log" >&2
-done <<<"$all_targets"
+done < <(grep -v '^#' targets.txt)

@@ -52,15 +52,4 @@ while read -r target max_len; do
     mkdir -p "corpus/$target"
     cargo fuzz run "$target" "corpus/$target" "seeds/$target" -- -max_total_time="$each" \
         -max_len="$max_len" -rss_limit_mb=512 -timeout=10 </dev/null
-done <<'TARGETS'
-sigv4_header 2048
-sigv4_presigned 2048
-sigv2 2048
-request_target 2048
-post_policy 4096
-chunked_trailer 512
-delete_list 8192
-complete_multipart 4096
-folder_index 4096
-request_head 4096
-TARGETS
+done < <(grep -v '^#' targets.txt)
