@@ -30,12 +30,11 @@ import argparse
 import datetime
 import hashlib
 import hmac
-import json
+import importlib.util
 import os
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -52,27 +51,19 @@ GIB = 1024 ** 3
 CLK = os.sysconf("SC_CLK_TCK")
 
 
-def target_dir():
-    meta = subprocess.run(["cargo", "metadata", "--no-deps", "--format-version", "1"], cwd=ROOT,
-                          check=True, capture_output=True, text=True).stdout
-    return json.loads(meta)["target_directory"]
+def _load_upload_bench():
+    """scripts/bench-upload.py's helpers (target_dir, free_port, wait_port), as
+    scripts/bench-plain-store.py loads them."""
+    sys.dont_write_bytecode = True  # no scripts/__pycache__
+    spec = importlib.util.spec_from_file_location(
+        "bench_upload", os.path.join(ROOT, "scripts", "bench-upload.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, timeout=30):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit(f"port {port} never opened")
+upload_bench = _load_upload_bench()
+target_dir, free_port, wait_port = upload_bench.target_dir, upload_bench.free_port, upload_bench.wait_port
 
 
 def cpu_ticks(pids):
