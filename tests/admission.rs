@@ -139,14 +139,23 @@ fn a_silent_connection_is_closed_at_the_header_timeout_without_an_answer() {
     assert_no_error_logged(&proxy);
 }
 
+/// A connection that made one signed GET and then stayed idle 1.5 s, past a 1 s head deadline
+/// (the proxy's `header_timeout`), within its 30 s keep-alive.
+fn idle_after_one_request(proxy: &Proxy) -> Connection {
+    let mut c = Connection::open(proxy.addr());
+    c.write(&signed_get(proxy).to_bytes()).unwrap();
+    c.read_response("GET").unwrap().assert_success();
+    thread::sleep(Duration::from_millis(1500));
+    c
+}
+
+const KEPT_ALIVE: &str = "header_timeout = \"1s\"\nkeepalive_timeout = \"30s\"";
+
 #[test]
 fn a_kept_alive_connection_may_idle_past_the_header_timeout_before_its_next_head() {
-    let (_nginx, proxy) = setup("header_timeout = \"1s\"\nkeepalive_timeout = \"30s\"", "");
-    let mut c = Connection::open(proxy.addr());
-    c.write(&signed_get(&proxy).to_bytes()).unwrap();
-    c.read_response("GET").unwrap().assert_success();
+    let (_nginx, proxy) = setup(KEPT_ALIVE, "");
     // Idle between requests is the keep-alive timeout's; the deadline starts at the first byte.
-    thread::sleep(Duration::from_millis(1500));
+    let mut c = idle_after_one_request(&proxy);
     c.write(&signed_get(&proxy).to_bytes()).unwrap();
     let second = c.read_response("GET").unwrap();
     second.assert_success();
@@ -155,11 +164,8 @@ fn a_kept_alive_connection_may_idle_past_the_header_timeout_before_its_next_head
 
 #[test]
 fn the_next_head_on_a_kept_alive_connection_is_timed_from_its_first_byte() {
-    let (nginx, proxy) = setup("header_timeout = \"1s\"\nkeepalive_timeout = \"30s\"", "");
-    let mut c = Connection::open(proxy.addr());
-    c.write(&signed_get(&proxy).to_bytes()).unwrap();
-    c.read_response("GET").unwrap().assert_success();
-    thread::sleep(Duration::from_millis(1500));
+    let (nginx, proxy) = setup(KEPT_ALIVE, "");
+    let mut c = idle_after_one_request(&proxy);
     let start = Instant::now();
     trickle(
         &mut c,
