@@ -11,6 +11,7 @@ pub mod chunked;
 pub mod claims;
 pub mod delete_list;
 pub(crate) mod holdback;
+pub mod md5;
 pub mod payload;
 pub mod plan;
 

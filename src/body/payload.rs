@@ -10,11 +10,11 @@ use std::mem;
 
 use bytes::Bytes;
 use http::header::{HeaderMap, CONTENT_LENGTH};
-use md5::Md5;
 use sha2::{Digest as _, Sha256};
 
 use super::checksum::{ChecksumAlgorithm, Checksummer};
 use super::claims::{ChecksumClaim, IntegrityClaims};
+use super::md5::Md5;
 use super::BodyVerifier;
 use crate::error::{S3Error, S3ErrorCode};
 
@@ -1023,7 +1023,7 @@ mod tests {
             let mut expect = PayloadExpectations {
                 declared_length: Some(body.len() as u64),
                 sha256: Some(Sha256::digest(&body).into()),
-                content_md5: Some(Md5::digest(&body).into()),
+                content_md5: Some(Md5::digest(&body)),
                 checksums: Vec::new(),
                 compute_md5: false,
             };

@@ -68,11 +68,11 @@
 use std::mem;
 
 use bytes::{Bytes, BytesMut};
-use md5::Md5;
 use sha2::{Digest as _, Sha256};
 
 use super::checksum::{ChecksumAlgorithm, Checksummer};
 use super::holdback::{AllChecksPassed, HoldBack};
+use super::md5::Md5;
 use super::BodyVerifier;
 pub use crate::auth::sigv4::chunk_signing::ChunkSigner;
 use crate::error::{S3Error, S3ErrorCode};

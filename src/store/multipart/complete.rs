@@ -2,11 +2,11 @@
 //! with S3's rules: ascending part numbers (`InvalidPartOrder`), each part uploaded with the
 //! ETag named (`InvalidPart`), each but the last at least 5 MiB (`EntityTooSmall`).
 
-use md5::{Digest, Md5};
 use quick_xml::events::Event;
 use quick_xml::Reader;
 
 use super::{StagedPart, MAX_PART_NUMBER, MIN_PART_SIZE};
+use crate::body::md5::Md5;
 use crate::error::{S3Error, S3ErrorCode};
 
 /// One `Part` of the document.
