@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use pingora::listeners::tls::TlsSettings;
+use pingora::listeners::{L4BufferSettings, ListenerConfig, DEFAULT_L4_WRITE_BUFFER_SIZE};
 use pingora::server::configuration::ServerConf;
 use pingora::server::{RunArgs, Server};
 
@@ -17,6 +18,15 @@ use crate::config::Config;
 use crate::credentials::CredentialStore;
 use crate::ops::{GracefulShutdown, Lifecycle, Metrics, OpsApp};
 use crate::proxy::AuthProxy;
+
+/// The read buffer Pingora puts under each plain-HTTP client connection: none. Pingora's
+/// default (64 KiB, zero-filled when the connection is accepted) is resident for as long as the
+/// connection lives, idle keep-alive included: 1,000 idle connections held 66 MiB of it
+/// (docs/benchmarks.md, issue 16). Without it, request heads are read into Pingora's own head
+/// buffer (4 KiB, growing) and bodies into its 64 KiB body buffer, straight from the socket, as
+/// nginx reads into its 1 KiB header buffer. The TLS listener keeps Pingora's default: rustls
+/// reads 16 KiB records in small pieces, which the buffer turns into one system call each.
+const PLAIN_READ_BUFFER: usize = 0;
 
 /// Build and run the server until SIGTERM (graceful, within `server.shutdown_grace`) or SIGINT.
 pub fn run(config: Config) -> Result<(), String> {
@@ -70,7 +80,12 @@ pub fn run(config: Config) -> Result<(), String> {
         AdmittingApp::new(http_proxy, admission),
     );
     if let Some(addr) = config.server.listen {
-        proxy.add_tcp(&addr.to_string());
+        proxy.add_listener(
+            ListenerConfig::tcp(addr.to_string()).l4_buffer(L4BufferSettings::new(
+                PLAIN_READ_BUFFER,
+                DEFAULT_L4_WRITE_BUFFER_SIZE,
+            )),
+        );
     }
     if let Some(tls) = &config.server.tls {
         let cert = tls.cert.to_string_lossy();
