@@ -48,6 +48,7 @@ pub(super) struct RawServer {
     pub(super) tls_key: Option<PathBuf>,
     pub(super) metrics_listen: Option<String>,
     pub(super) threads: Option<usize>,
+    pub(super) work_stealing: Option<bool>,
     pub(super) shutdown_grace: Option<DurationValue>,
     pub(super) read_timeout: Option<DurationValue>,
     pub(super) write_timeout: Option<DurationValue>,

@@ -75,6 +75,7 @@ fn server(s: RawServer, base: &Path, p: &mut impl FnMut(String)) -> ServerConfig
         tls,
         metrics_listen,
         threads,
+        work_stealing: s.work_stealing.unwrap_or(true),
         shutdown_grace: duration(
             "server.shutdown_grace",
             s.shutdown_grace,

@@ -135,6 +135,13 @@ impl ProxyOptions {
         self
     }
 
+    /// Adds one line (e.g. `work_stealing = false`) to `[server]`.
+    pub fn with_server_setting(mut self, line: &str) -> Self {
+        self.extra_server.push_str(line);
+        self.extra_server.push('\n');
+        self
+    }
+
     /// Adds one line (e.g. `complete_keepalive = "1ms"`) to `[upstream]`.
     pub fn with_upstream_setting(mut self, line: &str) -> Self {
         self.extra_upstream.push_str(line);
