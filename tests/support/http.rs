@@ -343,6 +343,7 @@ impl Connection {
             match self.stream.read(&mut buf) {
                 Ok(0) => return true,
                 Ok(n) => self.buffered.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e)
                     if e.kind() == io::ErrorKind::WouldBlock
                         || e.kind() == io::ErrorKind::TimedOut =>
@@ -354,9 +355,17 @@ impl Connection {
         }
     }
 
+    /// Reads what the server has sent so far. A read interrupted by a signal is tried again, as
+    /// `std`'s `read_exact` does: the test process gets signals (a run of 2026-12-06 failed a
+    /// form test on an `Interrupted` read mid-response).
     fn fill(&mut self) -> io::Result<()> {
         let mut buf = [0u8; 16 * 1024];
-        let n = self.stream.read(&mut buf)?;
+        let n = loop {
+            match self.stream.read(&mut buf) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                read => break read?,
+            }
+        };
         if n == 0 {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
