@@ -18,9 +18,10 @@ use cli::{Cli, Command};
 /// mimalloc instead of glibc's malloc: a small GET allocates and frees a few hundred blocks in
 /// Pingora's header maps, futures and our request model, and glibc's malloc/free were ~9 % of
 /// the proxy's CPU under load. Measured (bench-hop.py --before, same rounds): 0.79-0.82x CPU
-/// per request, 1.14-1.31x requests/s; RSS +9 MiB idle (per-thread segments), and memory
-/// freed after a burst is returned to the system after mimalloc's purge delay, where glibc kept
-/// the burst's peak (docs/benchmarks.md).
+/// per request, 1.14-1.31x requests/s; RSS +9 MiB idle (per-thread segments). Under the
+/// soak's 1,000 + 1,000 connections the peak RSS was 180 MiB against glibc's 218-303, and
+/// after the load it kept 146-151 MiB (glibc: 217-255, or 26-35 after `malloc_trim`, which
+/// mimalloc's memory does not answer to): docs/benchmarks.md, docs/soak.md.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
